@@ -1,0 +1,5 @@
+"""`python -m medtk` runs the command-line interface."""
+
+from medtk.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""One place that decides where output goes: data to stdout, everything else to stderr.
+
+Commands chain in shell scripts, so stdout carries only data (paths, tables, or JSON
+records with ``--json``); logs, progress bars, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def stderr_console() -> Console:
+    """The console for logs, warnings and progress bars."""
+    return Console(stderr=True, highlight=False)
+
+
+class Output:
+    """The data sink of one command; ``json_mode`` switches it to machine records."""
+
+    def __init__(self, *, json_mode: bool = False) -> None:
+        self.json_mode = json_mode
+
+    def line(self, text: str) -> None:
+        """One line of data (a path, a name)."""
+        sys.stdout.write(f"{text}\n")
+        sys.stdout.flush()
+
+    def json(self, data: Any) -> None:
+        """A JSON document on stdout."""
+        self.line(json.dumps(data, indent=2, default=str))
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """A table for people on stdout (plain when piped)."""
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        Console(soft_wrap=False).print(table)

@@ -1,0 +1,142 @@
+"""``medtk <verb> <task>``: one command per (verb, task), built from the task's config model."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from medtk.cli.output import Output
+from medtk.cli.task_options import CliField, cli_fields, nest, typer_parameter
+from medtk.config import dump_config, read_config_file, resolve_config
+from medtk.errors import MedtkError
+from medtk.tasks import TaskContext
+
+if TYPE_CHECKING:
+    from medtk.cli.state import AppState
+    from medtk.tasks import Task
+
+RUN_PANEL = "Run options"
+#: Parameter sources that mean "the user said so" (not a default).
+_GIVEN = {"COMMANDLINE", "ENVIRONMENT"}
+
+
+def _common_parameters() -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter("medtk_ctx", kw, annotation=typer.Context),
+        inspect.Parameter(
+            "medtk_config",
+            kw,
+            default=None,
+            annotation=Annotated[
+                Path | None,
+                typer.Option(
+                    "--config",
+                    "-c",
+                    help="YAML or JSON file of option values; command-line options override it.",
+                    rich_help_panel=RUN_PANEL,
+                    dir_okay=False,
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "medtk_dry_run",
+            kw,
+            default=False,
+            annotation=Annotated[
+                bool,
+                typer.Option(
+                    "--dry-run",
+                    help="Print the resolved config and exit without running.",
+                    rich_help_panel=RUN_PANEL,
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "medtk_json",
+            kw,
+            default=False,
+            annotation=Annotated[
+                bool,
+                typer.Option(
+                    "--json",
+                    help="Print a JSON record on stdout instead of the output path.",
+                    rich_help_panel=RUN_PANEL,
+                ),
+            ],
+        ),
+    ]
+
+
+def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Task]) -> Any:
+    """The Click command for ``medtk <verb> <name>``, options generated from the config model."""
+    model = task_cls.options[verb]
+    fields = cli_fields(model)
+    by_param = {f.param_name: f for f in fields}
+
+    def command(**kwargs: Any) -> None:
+        ctx = kwargs.pop("medtk_ctx")
+        output = Output(json_mode=kwargs.pop("medtk_json"))
+        config_file: Path | None = kwargs.pop("medtk_config")
+        dry_run: bool = kwargs.pop("medtk_dry_run")
+        given = {
+            by_param[p].path: value
+            for p, value in kwargs.items()
+            if ctx.get_parameter_source(p).name in _GIVEN
+        }
+        config = resolve_config(
+            model,
+            file_values=read_config_file(config_file) if config_file else None,
+            cli_values=nest(given),
+            source=str(config_file) if config_file else None,
+            cli_names={f.path: _display_name(f) for f in fields},
+        )
+        if dry_run:
+            output.line(dump_config(config, as_json=output.json_mode).rstrip("\n"))
+            return
+        context = TaskContext(
+            registries=state.plugins.registries, console=state.console, verb=verb, task=name
+        )
+        result = getattr(task_cls(), verb)(config, context)
+        if result is None:
+            return
+        if output.json_mode:
+            output.json(result.as_record())
+        elif result.path is not None:
+            output.line(str(result.path))
+
+    # Arguments first, so `medtk preprocess ingest SRC -o OUT` reads naturally.
+    ordered = [f for f in fields if f.argument] + [f for f in fields if not f.argument]
+    parameters = _common_parameters() + [typer_parameter(f) for f in ordered]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = task_cls.help_for(verb)
+
+    app = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    app.command(name=name, short_help=task_cls.short_help())(command)
+    return typer.main.get_command(app)
+
+
+def _display_name(field: CliField) -> str:
+    return field.path[-1].upper() if field.argument else field.option_name
+
+
+def load_task(state: AppState, name: str) -> type[Task]:
+    """The task class registered as ``name``, checked before the CLI uses it."""
+    from medtk.tasks import validate_task_class
+
+    return validate_task_class(state.plugins.registries.tasks.load(name), name)
+
+
+def task_names_for(state: AppState, verb: str) -> list[str]:
+    """Tasks that support ``verb``; a task that cannot be loaded is reported and left out."""
+    names = []
+    for name in state.plugins.registries.tasks.names():
+        try:
+            if verb in load_task(state, name).options:
+                names.append(name)
+        except MedtkError as exc:
+            state.console.print(f"medtk: warning: {exc}", style="yellow")
+    return names

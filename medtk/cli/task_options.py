@@ -1,0 +1,204 @@
+"""Turning a task's typed config model into command-line parameters.
+
+Each field becomes one option (``--epochs``), nested models become dotted options
+(``--optim.lr``), enums and ``Literal`` become choices, ``bool`` becomes a
+``--flag/--no-flag`` pair, ``list[X]`` a repeatable option, ``tuple[X, Y]`` an option
+taking two values, and fields declared with :func:`medtk.config.argument` become
+positional arguments. Field descriptions become help text. Types with no command-line
+form (mappings, unions) stay settable from ``--config`` only.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from medtk.config import CLI_KEY
+from medtk.errors import PluginError
+
+#: Options every task command has; task fields may not reuse these names.
+RESERVED = frozenset({"config", "dry_run", "json", "help"})
+_SCALARS = (bool, int, float, str, Path)
+TASK_PANEL = "Task options"
+
+
+@dataclass(frozen=True)
+class CliField:
+    """One config field as the command line sees it."""
+
+    path: tuple[str, ...]
+    annotation: Any
+    default: Any
+    required: bool
+    help: str
+    argument: bool
+    short: str | None
+
+    @property
+    def param_name(self) -> str:
+        """The Python identifier Typer uses for this parameter."""
+        return "__".join(self.path)
+
+    @property
+    def option_name(self) -> str:
+        """``--epochs``, ``--weight-decay``, ``--optim.lr``."""
+        return "--" + ".".join(part.replace("_", "-") for part in self.path)
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _cli_type(annotation: Any) -> Any | None:
+    """The Typer-usable form of a field type, or None when it has no command-line form."""
+    annotation = _unwrap_optional(annotation)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if _is_scalar(annotation):
+        return annotation
+    if origin is typing.Literal and all(isinstance(a, str | int) for a in args):
+        return annotation
+    if origin in (list, set, frozenset) and len(args) == 1 and _is_scalar(args[0]):
+        return list[args[0]]
+    if origin is tuple and args:
+        if len(args) == 2 and args[1] is Ellipsis and _is_scalar(args[0]):
+            return list[args[0]]
+        if Ellipsis not in args and all(_is_scalar(a) for a in args):
+            return tuple[args]
+    return None
+
+
+def _is_scalar(annotation: Any) -> bool:
+    annotation = _unwrap_optional(annotation)
+    return (
+        annotation in _SCALARS
+        or (inspect.isclass(annotation) and issubclass(annotation, enum.Enum))
+        or typing.get_origin(annotation) is typing.Literal
+    )
+
+
+def _is_model(annotation: Any) -> bool:
+    annotation = _unwrap_optional(annotation)
+    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
+
+
+def _field_default(info: FieldInfo) -> Any:
+    if info.default_factory is not None:
+        return info.default_factory()  # type: ignore[call-arg]
+    return None if info.default is PydanticUndefined else info.default
+
+
+def cli_fields(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[CliField]:
+    """Every field of ``model`` (nested models flattened) that has a command-line form."""
+    fields: list[CliField] = []
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        if not prefix and name in RESERVED:
+            raise PluginError(
+                f"config model {model.__name__} uses the reserved option name "
+                f"{name!r}; rename the field"
+            )
+        if _is_model(info.annotation):
+            fields += cli_fields(_unwrap_optional(info.annotation), path)
+            continue
+        cli_type = _cli_type(info.annotation)
+        if cli_type is None:
+            continue
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        hints = extra.get(CLI_KEY) or {}
+        fields.append(
+            CliField(
+                path=path,
+                annotation=cli_type,
+                default=_field_default(info),
+                required=info.is_required(),
+                help=info.description or "",
+                argument=bool(hints.get("argument")) and not prefix,
+                short=hints.get("short"),
+            )
+        )
+    return fields
+
+
+def _show_default(field: CliField) -> bool | str:
+    if field.required:
+        return False
+    value = field.default
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return False
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, list | tuple):
+        return " ".join(str(getattr(v, "value", v)) for v in value)
+    return True
+
+
+def typer_parameter(field: CliField) -> inspect.Parameter:
+    """The ``inspect.Parameter`` (annotated with a Typer Option or Argument) for one field."""
+    help_text = field.help + (" (required)" if field.required and not field.argument else "")
+    if field.argument:
+        marker: Any = typer.Argument(
+            help=field.help,
+            show_default=_show_default(field),
+            metavar=field.path[-1].upper(),
+        )
+        default = field.default
+        annotation = field.annotation
+        if typing.get_origin(annotation) is list:
+            default = None
+        return inspect.Parameter(
+            field.param_name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=default,
+            annotation=Annotated[annotation | None, marker],
+        )
+    names = [field.option_name]
+    if field.annotation is bool:
+        names = [f"{field.option_name}/--no-{field.option_name[2:]}"]
+    if field.short:
+        names.append(field.short)
+    marker = typer.Option(
+        *names,
+        help=help_text,
+        show_default=_show_default(field),
+        rich_help_panel=TASK_PANEL,
+    )
+    default = field.default
+    if isinstance(default, set | frozenset):
+        default = sorted(default)
+    if field.annotation is bool:
+        default = bool(default)
+    return inspect.Parameter(
+        field.param_name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[field.annotation | None, marker]
+        if field.annotation is not bool
+        else Annotated[bool, marker],
+    )
+
+
+def nest(values: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """``{("optim", "lr"): 0.1}`` → ``{"optim": {"lr": 0.1}}``."""
+    nested: dict[str, Any] = {}
+    for path, value in values.items():
+        node = nested
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return nested
