@@ -91,8 +91,7 @@ def _default_warn(message: str) -> None:
 
 
 def _describe_exception(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
+    detail = " ".join(str(exc).split())
     if isinstance(exc, pluggy.PluginValidationError) or type(exc).__module__.startswith("medtk"):
         return detail or type(exc).__name__
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

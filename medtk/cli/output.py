@@ -17,7 +17,7 @@ from rich.table import Table
 
 def stderr_console() -> Console:
     """The console for logs, warnings and progress bars."""
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Output:

@@ -1,0 +1,92 @@
+"""Shared fixtures: in-process CLI runs with chosen plugins, and a real plugin install."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from medtk.cli.main import main
+from medtk.cli.state import AppState
+from medtk.plugins import Plugins, load_plugins
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass
+class Result:
+    """What one `medtk` invocation did."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run `medtk` in-process with only the given plugins (default: the toy plugin)."""
+    from toys import ToyPlugin
+
+    monkeypatch.setenv("COLUMNS", "200")  # help tables unwrapped, so tests can search them
+
+    def run(*args: str, plugins: Iterable[tuple[str, object]] | None = None) -> Result:
+        chosen = [("toy", ToyPlugin())] if plugins is None else list(plugins)
+
+        def loader() -> Plugins:
+            return load_plugins(entry_points=False, extra=chosen, env={})
+
+        capsys.readouterr()
+        code = main(list(args), state=AppState(loader=loader))
+        captured = capsys.readouterr()
+        return Result(code=code, out=captured.out, err=captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example and the broken plugin, pip-installed for real into a target folder."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+            "--no-build-isolation", "--no-index", "--target", str(target),
+            str(FIXTURES / "medtk-example-plugin"), str(FIXTURES / "medtk-broken-plugin"),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_FIND_LINKS": "", "PIP_NO_WARN_SCRIPT_LOCATION": "1"},
+    )
+    return target
+
+
+def medtk_command() -> list[str]:
+    """The installed console script next to this interpreter (falls back to `-m medtk`)."""
+    script = Path(sys.executable).with_name("medtk")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "medtk"]
+
+
+def run_medtk(
+    *args: str, site: Path | None = None, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `medtk` command in a subprocess, optionally seeing ``site``'s packages."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEDTK_")}
+    environ.pop("PYTHONPATH", None)
+    if site is not None:
+        environ["PYTHONPATH"] = str(site)
+    environ.update(env)
+    environ.setdefault("COLUMNS", "200")
+    return subprocess.run(
+        [*medtk_command(), *args],
+        capture_output=True, text=True, cwd=cwd, env=environ, timeout=300, check=False,
+    )

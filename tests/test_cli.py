@@ -1,0 +1,200 @@
+"""The command line: verbs, exit codes, one-line errors, stdout vs stderr, fast --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import medtk
+from conftest import run_medtk
+from medtk.tasks import VERBS
+from toys import ToyPlugin
+
+
+def test_help_lists_the_six_verbs_and_the_listing_commands():
+    result = run_medtk("--help")
+    assert result.returncode == 0
+    for command in (*VERBS, "plugins", "models", "losses"):
+        assert f" {command} " in result.stdout
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from medtk.cli.main import main\n"
+        "assert main(['--help']) == 0\n"
+        "assert main(['train', '--help']) == 0\n"
+        "heavy = [m for m in ('torch', 'timm', 'dask', 'zarr', 'kornia', 'sklearn') "
+        "if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert "HEAVY []" in result.stdout
+
+
+def test_version_goes_to_stdout():
+    result = run_medtk("--version")
+    assert (result.returncode, result.stdout) == (0, f"medtk {medtk.__version__}\n")
+
+
+def test_python_dash_m_runs_the_same_cli():
+    result = subprocess.run([sys.executable, "-m", "medtk", "--version"], capture_output=True,
+                            text=True, check=False)
+    assert result.stdout.strip() == f"medtk {medtk.__version__}"
+
+
+def test_no_arguments_prints_help_and_exits_2(cli):
+    result = cli()
+    assert result.code == 2
+    assert "Usage" in result.out + result.err
+    assert "error" not in result.err
+
+
+def test_unknown_command_is_one_line_exit_2(cli):
+    result = cli("trian")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err_lines == ["medtk: error: No such command 'trian'. Did you mean 'train'? "
+                                "(see 'medtk --help')"]
+
+
+def test_unknown_task_is_one_line_exit_2(cli):
+    result = cli("train", "nosuch")
+    assert result.code == 2
+    assert result.out == ""
+    assert len(result.err_lines) == 1
+    assert "No such command 'nosuch'" in result.err
+
+
+def test_a_task_without_the_verb_says_what_it_supports(cli):
+    result = cli("predict", "toy", "--help")
+    assert result.code == 2
+    assert result.err_lines == ["medtk: error: task 'toy' cannot predict; it supports: "
+                                "preprocess, train"]
+
+
+def test_verb_help_lists_only_tasks_supporting_it(cli):
+    assert "toy" in cli("train", "--help").out
+    assert "toy" not in cli("evaluate", "--help").out
+
+
+def test_task_runs_and_prints_the_output_path_only(cli, tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", "toy", "-o", str(run))
+    assert result.code == 0
+    assert result.out == f"{run}\n"
+    assert "toy trained" in result.err
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 3
+
+
+def test_json_prints_one_record(cli, tmp_path):
+    result = cli("train", "toy", "-o", str(tmp_path / "run"), "--epochs", "5", "--json")
+    assert result.code == 0
+    assert json.loads(result.out) == {"path": str(tmp_path / "run"), "epochs": 5}
+
+
+def test_an_unexpected_error_is_one_line_exit_1_and_leaves_no_output(cli, tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", "toy", "-o", str(run), "--fail")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err_lines == ["medtk: error: RuntimeError: the toy broke (run 'medtk --debug …' "
+                                "for the traceback)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_debug_shows_the_traceback(cli, tmp_path):
+    result = cli("--debug", "train", "toy", "-o", str(tmp_path / "run"), "--fail")
+    assert result.code == 1
+    assert "Traceback (most recent call last)" in result.err
+    assert result.err_lines[-1] == "medtk: error: RuntimeError: the toy broke"
+
+
+def test_medtk_debug_env_var_shows_the_traceback(tmp_path):
+    result = run_medtk("train", "nosuch", MEDTK_DEBUG="1")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_existing_output_is_bad_input(cli, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("precious")
+    result = cli("train", "toy", "-o", str(run))
+    assert result.code == 2
+    assert result.err_lines == [f"medtk: error: output '{run}' already exists; choose another "
+                                "path or pass --overwrite"]
+    assert (run / "keep.txt").read_text() == "precious"
+
+
+def test_plugins_json_lists_plugins_with_their_registrations(cli):
+    result = cli("plugins", "--json")
+    assert result.code == 0
+    (row,) = json.loads(result.out)
+    assert row["name"] == "toy"
+    assert row["status"] == "ok"
+    assert row["tasks"] == ["toy"]
+    assert row["models"] == ["toy-linear", "toy-net"]
+
+
+def test_plugins_table_for_people(cli):
+    result = cli("plugins")
+    assert result.code == 0
+    assert "toy-linear" in result.out
+    assert "toy-l1" in result.out
+
+
+@pytest.mark.parametrize(("command", "pattern", "expected"), [
+    ("models", "*", ["toy-linear", "toy-net"]),
+    ("models", "*linear", ["toy-linear"]),
+    ("losses", "*", ["toy-l1"]),
+])
+def test_models_and_losses_listing_with_a_pattern(cli, command, pattern, expected):
+    result = cli(command, pattern, "--json")
+    assert result.code == 0
+    assert [row["name"] for row in json.loads(result.out)] == expected
+    assert all(row["plugin"] == "toy" for row in json.loads(result.out))
+
+
+def test_listing_with_no_match_says_so_on_stderr(cli):
+    result = cli("losses", "dice*")
+    assert (result.code, result.out) == (0, "")
+    assert "no losses match 'dice*'" in result.err
+
+
+def test_a_broken_plugin_does_not_stop_the_cli(cli):
+    class Broken:
+        from medtk import hookimpl
+
+        @hookimpl
+        def register_tasks(self, register):
+            raise ImportError("libopenslide.so.1: cannot open shared object file")
+
+    result = cli("plugins", "--json", plugins=[("broken", Broken()), ("toy", ToyPlugin())])
+    assert result.code == 0
+    assert "plugin 'broken' skipped: ImportError: libopenslide.so.1" in result.err
+    rows = {row["name"]: row for row in json.loads(result.out)}
+    assert rows["broken"]["status"] == "failed"
+    assert rows["toy"]["status"] == "ok"
+
+
+def test_a_task_target_that_cannot_import_is_reported_when_used(cli):
+    class Lazy:
+        from medtk import hookimpl
+
+        @hookimpl
+        def register_tasks(self, register):
+            register("ghost", "medtk_ghost_module:Task")
+
+    result = cli("train", "ghost", "--help", plugins=[("lazy", Lazy())])
+    assert result.code == 1
+    assert result.err_lines == ["medtk: error: task 'ghost' of plugin 'lazy': cannot import "
+                                "'medtk_ghost_module': No module named 'medtk_ghost_module' "
+                                "(run 'medtk --debug …' for the traceback)"]
+    listing = cli("train", "--help", plugins=[("lazy", Lazy())])
+    assert listing.code == 0
+    assert "cannot import 'medtk_ghost_module'" in listing.err
