@@ -33,7 +33,9 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """Run `medtk` in-process with only the given plugins (default: the toy plugin)."""
     from toys import ToyPlugin
 
@@ -57,16 +59,28 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example and the broken plugin, pip-installed for real into a target folder."""
     target = tmp_path_factory.mktemp("site")
-    subprocess.run(
+    installed = subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-            "--no-build-isolation", "--no-index", "--target", str(target),
-            str(FIXTURES / "medtk-example-plugin"), str(FIXTURES / "medtk-broken-plugin"),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(FIXTURES / "medtk-example-plugin"),
+            str(FIXTURES / "medtk-broken-plugin"),
         ],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         env={**os.environ, "PIP_FIND_LINKS": "", "PIP_NO_WARN_SCRIPT_LOCATION": "1"},
     )
+    if installed.returncode != 0:
+        pytest.fail(f"pip could not install the fixture plugins:\n{installed.stderr}")
     return target
 
 
@@ -88,5 +102,10 @@ def run_medtk(
     environ.setdefault("COLUMNS", "200")
     return subprocess.run(
         [*medtk_command(), *args],
-        capture_output=True, text=True, cwd=cwd, env=environ, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=300,
+        check=False,
     )

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_medtk
+from toys import ToyPlugin
 
 import medtk
-from conftest import run_medtk
 from medtk.tasks import VERBS
-from toys import ToyPlugin
 
 
 def test_help_lists_the_six_verbs_and_the_listing_commands():
@@ -31,8 +31,9 @@ def test_help_does_not_import_heavy_libraries():
         "if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert "HEAVY []" in result.stdout
 
 
@@ -42,8 +43,9 @@ def test_version_goes_to_stdout():
 
 
 def test_python_dash_m_runs_the_same_cli():
-    result = subprocess.run([sys.executable, "-m", "medtk", "--version"], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "medtk", "--version"], capture_output=True, text=True, check=False
+    )
     assert result.stdout.strip() == f"medtk {medtk.__version__}"
 
 
@@ -58,8 +60,9 @@ def test_unknown_command_is_one_line_exit_2(cli):
     result = cli("trian")
     assert result.code == 2
     assert result.out == ""
-    assert result.err_lines == ["medtk: error: No such command 'trian'. Did you mean 'train'? "
-                                "(see 'medtk --help')"]
+    assert result.err_lines == [
+        "medtk: error: No such command 'trian'. Did you mean 'train'? (see 'medtk --help')"
+    ]
 
 
 def test_unknown_task_is_one_line_exit_2(cli):
@@ -73,8 +76,9 @@ def test_unknown_task_is_one_line_exit_2(cli):
 def test_a_task_without_the_verb_says_what_it_supports(cli):
     result = cli("predict", "toy", "--help")
     assert result.code == 2
-    assert result.err_lines == ["medtk: error: task 'toy' cannot predict; it supports: "
-                                "preprocess, train"]
+    assert result.err_lines == [
+        "medtk: error: task 'toy' cannot predict; it supports: preprocess, train"
+    ]
 
 
 def test_verb_help_lists_only_tasks_supporting_it(cli):
@@ -102,8 +106,9 @@ def test_an_unexpected_error_is_one_line_exit_1_and_leaves_no_output(cli, tmp_pa
     result = cli("train", "toy", "-o", str(run), "--fail")
     assert result.code == 1
     assert result.out == ""
-    assert result.err_lines == ["medtk: error: RuntimeError: the toy broke (run 'medtk --debug …' "
-                                "for the traceback)"]
+    assert result.err_lines == [
+        "medtk: error: RuntimeError: the toy broke (run 'medtk --debug …' for the traceback)"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -126,8 +131,9 @@ def test_existing_output_is_bad_input(cli, tmp_path):
     (run / "keep.txt").write_text("precious")
     result = cli("train", "toy", "-o", str(run))
     assert result.code == 2
-    assert result.err_lines == [f"medtk: error: output '{run}' already exists; choose another "
-                                "path or pass --overwrite"]
+    assert result.err_lines == [
+        f"medtk: error: output '{run}' already exists; choose another path or pass --overwrite"
+    ]
     assert (run / "keep.txt").read_text() == "precious"
 
 
@@ -148,11 +154,14 @@ def test_plugins_table_for_people(cli):
     assert "toy-l1" in result.out
 
 
-@pytest.mark.parametrize(("command", "pattern", "expected"), [
-    ("models", "*", ["toy-linear", "toy-net"]),
-    ("models", "*linear", ["toy-linear"]),
-    ("losses", "*", ["toy-l1"]),
-])
+@pytest.mark.parametrize(
+    ("command", "pattern", "expected"),
+    [
+        ("models", "*", ["toy-linear", "toy-net"]),
+        ("models", "*linear", ["toy-linear"]),
+        ("losses", "*", ["toy-l1"]),
+    ],
+)
 def test_models_and_losses_listing_with_a_pattern(cli, command, pattern, expected):
     result = cli(command, pattern, "--json")
     assert result.code == 0
@@ -192,9 +201,11 @@ def test_a_task_target_that_cannot_import_is_reported_when_used(cli):
 
     result = cli("train", "ghost", "--help", plugins=[("lazy", Lazy())])
     assert result.code == 1
-    assert result.err_lines == ["medtk: error: task 'ghost' of plugin 'lazy': cannot import "
-                                "'medtk_ghost_module': No module named 'medtk_ghost_module' "
-                                "(run 'medtk --debug …' for the traceback)"]
+    assert result.err_lines == [
+        "medtk: error: task 'ghost' of plugin 'lazy': cannot import "
+        "'medtk_ghost_module': No module named 'medtk_ghost_module' "
+        "(run 'medtk --debug …' for the traceback)"
+    ]
     listing = cli("train", "--help", plugins=[("lazy", Lazy())])
     assert listing.code == 0
     assert "cannot import 'medtk_ghost_module'" in listing.err

@@ -5,10 +5,10 @@ from __future__ import annotations
 import types
 
 import pytest
+from toys import ToyPlugin
 
 from medtk import hookimpl
 from medtk.plugins import load_plugins
-from toys import ToyPlugin
 
 
 def load(*plugins, env=None):
@@ -74,8 +74,10 @@ def test_a_plugin_whose_hook_raises_is_reported_by_name_and_skipped_whole():
 def test_a_duplicate_name_skips_the_later_plugin_and_names_both():
     loaded, warnings = load(("good", GoodPlugin()), ("clash", ClashingPlugin()))
     assert len(warnings) == 1
-    assert "model 'good-net' is registered by plugin 'good' and again by plugin 'clash'" in (
-        warnings[0])
+    assert (
+        "model 'good-net' is registered by plugin 'good' and again by plugin 'clash'"
+        in (warnings[0])
+    )
     assert loaded.registries.models.get("good-net").plugin == "good"
 
 
@@ -106,8 +108,9 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(monkeypatch
     monkeypatch.setattr(plugin_module, "_entry_point_candidates", lambda: [candidate])
     warnings: list[str] = []
     loaded = load_plugins(extra=[("good", GoodPlugin())], env={}, warn=warnings.append)
-    assert warnings == ["plugin 'gpu' cannot be loaded: ModuleNotFoundError: No module named "
-                        "'cupy'"]
+    assert warnings == [
+        "plugin 'gpu' cannot be loaded: ModuleNotFoundError: No module named 'cupy'"
+    ]
     assert loaded.registries.models.names() == ["good-net"]
 
 
@@ -127,7 +130,8 @@ def test_allow_and_block_lists(env, loaded_names):
     assert warnings == []
     assert sorted(r.name for r in loaded.records if r.status == "ok") == loaded_names
     assert {r.name for r in loaded.records if r.status == "disabled"} == (
-        {"good", "toy"} - set(loaded_names))
+        {"good", "toy"} - set(loaded_names)
+    )
     assert ("good-net" in loaded.registries.models) == ("good" in loaded_names)
 
 

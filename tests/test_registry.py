@@ -24,8 +24,7 @@ def make_registry(*names: str) -> Registry:
 
 def test_get_returns_the_entry_with_its_plugin_and_metadata():
     registry = Registry("models")
-    registry.add("unet3d", "collections:OrderedDict", plugin="em", description="3D U-Net",
-                 dims=3)
+    registry.add("unet3d", "collections:OrderedDict", plugin="em", description="3D U-Net", dims=3)
     entry = registry.get("unet3d")
     assert (entry.name, entry.plugin, entry.description) == ("unet3d", "em", "3D U-Net")
     assert entry.metadata["dims"] == 3
@@ -74,8 +73,11 @@ def test_unknown_name_is_bad_input_so_the_cli_exits_2():
 def test_duplicate_name_is_an_error_naming_both_plugins():
     registry = Registry("losses")
     registry.add("dice", dict, plugin="em")
-    with pytest.raises(DuplicateNameError, match=r"'dice' is registered by plugin 'em' and again "
-                                                 r"by plugin 'nas'"):
+    with pytest.raises(
+        DuplicateNameError,
+        match=r"'dice' is registered by plugin 'em' and again "
+        r"by plugin 'nas'",
+    ):
         registry.add("dice", list, plugin="nas")
     assert registry.get("dice").target is dict
 
@@ -116,8 +118,11 @@ def test_a_bad_lazy_target_names_the_entry_and_its_plugin():
     registry = Registry("losses")
     registry.add("missing-module", "medtk_no_such_module:Loss", plugin="third")
     registry.add("missing-attr", "collections:NoSuchThing", plugin="third")
-    with pytest.raises(PluginError, match=r"loss 'missing-module' of plugin 'third': cannot "
-                                          r"import 'medtk_no_such_module'"):
+    with pytest.raises(
+        PluginError,
+        match=r"loss 'missing-module' of plugin 'third': cannot "
+        r"import 'medtk_no_such_module'",
+    ):
         registry.load("missing-module")
     with pytest.raises(PluginError, match="has no attribute 'NoSuchThing'"):
         registry.load("missing-attr")
@@ -143,8 +148,10 @@ def test_registries_has_one_registry_per_kind():
         registries.of("widgets")
 
 
-@pytest.mark.parametrize(("kind", "expected"), [("losses", "loss"), ("models", "model"),
-                                                 ("metrics", "metric"), ("tasks", "task")])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("losses", "loss"), ("models", "model"), ("metrics", "metric"), ("tasks", "task")],
+)
 def test_singular(kind, expected):
     assert singular(kind) == expected
 
@@ -155,8 +162,9 @@ names = st.text(alphabet=string.ascii_lowercase + string.digits + "-_.", min_siz
 @given(st.sets(names, max_size=20), st.text(alphabet=string.ascii_lowercase + "*?", max_size=5))
 def test_glob_agrees_with_fnmatch(registered, pattern):
     registry = make_registry(*registered)
-    assert registry.names(pattern) == sorted(n for n in registered
-                                             if fnmatch.fnmatchcase(n, pattern))
+    assert registry.names(pattern) == sorted(
+        n for n in registered if fnmatch.fnmatchcase(n, pattern)
+    )
 
 
 @given(st.sets(names, min_size=1, max_size=20), names)

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from toys import ToyTrain
 
 from medtk.cli.task_options import cli_fields
 from medtk.config import TaskConfig
 from medtk.errors import PluginError
-from toys import ToyTrain
 
 DEFAULTS = ToyTrain().model_dump(mode="json")
 
@@ -38,10 +38,23 @@ def test_dry_run_without_json_prints_yaml_that_config_reads_back(cli, tmp_path):
 
 def test_help_shows_choices_flags_defaults_and_descriptions(cli):
     text = cli("train", "toy", "--help").out
-    for expected in ("--fusion", "ct|he|mid|late", "--loss", "single|multi",
-                     "--pretrained", "--no-pretrained", "--optim.lr", "--optim.weight-decay",
-                     "How to fuse modalities.", "Hounsfield window.", "--config", "--dry-run",
-                     "--json", "Task options", "Run options"):
+    for expected in (
+        "--fusion",
+        "ct|he|mid|late",
+        "--loss",
+        "single|multi",
+        "--pretrained",
+        "--no-pretrained",
+        "--optim.lr",
+        "--optim.weight-decay",
+        "How to fuse modalities.",
+        "Hounsfield window.",
+        "--config",
+        "--dry-run",
+        "--json",
+        "Task options",
+        "Run options",
+    ):
         assert expected in text, expected
 
 
@@ -91,23 +104,27 @@ def test_positional_arguments_come_from_argument_fields(cli, tmp_path):
 def test_missing_required_value_names_the_option(cli):
     result = cli("preprocess", "toy", "-o", "x.json")
     assert result.code == 2
-    assert result.err_lines == ["medtk: error: missing value for SRC (give it on the command line "
-                                "or in --config)"]
+    assert result.err_lines == [
+        "medtk: error: missing value for SRC (give it on the command line or in --config)"
+    ]
 
 
 def test_type_error_from_the_command_line_is_one_line(cli):
     result = cli("train", "toy", "--epochs", "abc")
     assert (result.code, result.out) == (2, "")
-    assert result.err_lines == ["medtk: error: Invalid value for '--epochs': Input should be a "
-                                "valid integer, unable to parse string as an integer (see "
-                                "'medtk train toy --help')"]
+    assert result.err_lines == [
+        "medtk: error: Invalid value for '--epochs': Input should be a "
+        "valid integer, unable to parse string as an integer (see "
+        "'medtk train toy --help')"
+    ]
 
 
 def test_constraint_violation_is_one_line(cli):
     result = cli("train", "toy", "--epochs", "0")
     assert result.code == 2
-    assert result.err_lines == ["medtk: error: invalid value 0 for --epochs: input should be "
-                                "greater than 0"]
+    assert result.err_lines == [
+        "medtk: error: invalid value 0 for --epochs: input should be greater than 0"
+    ]
 
 
 def test_precedence_defaults_then_file_then_command_line(cli, tmp_path):
@@ -127,13 +144,16 @@ def test_json_config_files_work_too(cli, tmp_path):
     assert (values["epochs"], values["folds"]) == (11, [1])
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("epochs: [1, 2\n", "is not valid YAML or JSON (line 2)"),
-    ("- 1\n- 2\n", "must hold a mapping of option names to values, not a list"),
-    ("epoch: 3\n", "unknown option 'epoch' in"),
-    ("epochs: many\n", "invalid value 'many' for 'epochs' in"),
-    ("optim:\n  lr: -1\n", "invalid value -1 for 'optim.lr' in"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("epochs: [1, 2\n", "is not valid YAML or JSON (line 2)"),
+        ("- 1\n- 2\n", "must hold a mapping of option names to values, not a list"),
+        ("epoch: 3\n", "unknown option 'epoch' in"),
+        ("epochs: many\n", "invalid value 'many' for 'epochs' in"),
+        ("optim:\n  lr: -1\n", "invalid value -1 for 'optim.lr' in"),
+    ],
+)
 def test_bad_config_file_is_one_line_naming_the_file(cli, tmp_path, content, message):
     config = tmp_path / "bad.yaml"
     config.write_text(content)
@@ -146,8 +166,9 @@ def test_bad_config_file_is_one_line_naming_the_file(cli, tmp_path, content, mes
 
 def test_unreadable_config_file_is_one_line(cli, tmp_path):
     missing = cli("train", "toy", "--config", str(tmp_path / "nope.yaml"))
-    assert missing.err_lines == [f"medtk: error: config file '{tmp_path / 'nope.yaml'}' does "
-                                 "not exist"]
+    assert missing.err_lines == [
+        f"medtk: error: config file '{tmp_path / 'nope.yaml'}' does not exist"
+    ]
     binary = tmp_path / "weights.bin"
     binary.write_bytes(b"\xff\xfe\x00\x81")
     garbled = cli("train", "toy", "--config", str(binary))
@@ -163,13 +184,18 @@ def test_a_field_with_a_reserved_name_is_refused():
         cli_fields(Clash)
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
-@given(epochs=st.integers(1, 10_000), lr=st.floats(1e-6, 10, allow_nan=False),
-       folds=st.lists(st.integers(0, 9), min_size=1, max_size=4),
-       file_epochs=st.integers(1, 10_000))
-def test_command_line_values_round_trip_and_beat_the_file(cli, tmp_path, epochs, lr, folds,
-                                                          file_epochs):
+@settings(
+    max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    epochs=st.integers(1, 10_000),
+    lr=st.floats(1e-6, 10, allow_nan=False),
+    folds=st.lists(st.integers(0, 9), min_size=1, max_size=4),
+    file_epochs=st.integers(1, 10_000),
+)
+def test_command_line_values_round_trip_and_beat_the_file(
+    cli, tmp_path, epochs, lr, folds, file_epochs
+):
     config = tmp_path / "c.yaml"
     config.write_text(f"epochs: {file_epochs}\n")
     args = ["--config", str(config), "--epochs", str(epochs), "--optim.lr", repr(lr)]
