@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -125,6 +125,7 @@ def _entry_point_candidates() -> list[_Candidate]:
 def load_plugins(
     *,
     entry_points: bool = True,
+    distributions: Collection[str] | None = None,
     extra: Iterable[tuple[str, object]] = (),
     env: Mapping[str, str] | None = None,
     warn: Warn | None = None,
@@ -132,6 +133,8 @@ def load_plugins(
     """Build a plugin manager, load plugins and fill fresh registries.
 
     :param entry_points: discover plugins in the ``medtk`` entry-point group.
+    :param distributions: only entry points of these distributions (``{"medtk"}``: the
+        built-in families alone, as the generated CLI reference shows them).
     :param extra: ``(name, plugin)`` pairs registered before the entry points; tests and
         embedding applications pass modules or objects with hook implementations here.
     :param env: where to read the ``MEDTK_*_PLUGINS`` variables (default ``os.environ``).
@@ -148,7 +151,10 @@ def load_plugins(
         for name, obj in extra
     ]
     if entry_points:
-        candidates += _entry_point_candidates()
+        candidates += [
+            c for c in _entry_point_candidates()
+            if distributions is None or c.distribution in distributions
+        ]
 
     allowed = _names_from_env(env, ENV_LOAD)
     blocked = _names_from_env(env, ENV_DISABLE) or set()

@@ -19,7 +19,7 @@ PatternArgument = Annotated[
 def add_listing_commands(app: typer.Typer, state: AppState) -> None:
     """Attach the listing commands to the root app."""
 
-    @app.command("plugins")
+    @app.command("plugins", short_help="List installed plugins and what each registers.")
     def plugins(json_output: JsonOption = False) -> None:
         """List installed plugins: version, status, and what each registers."""
         rows = state.plugins.describe()
@@ -49,7 +49,11 @@ def add_listing_commands(app: typer.Typer, state: AppState) -> None:
         )
 
     for kind in ("models", "losses"):
-        app.command(kind, help=f"List registered {kind}, optionally filtered by a pattern.")(
+        app.command(
+            kind,
+            help=f"List registered {kind}, optionally filtered by a pattern.",
+            short_help=f"List registered {kind}.",
+        )(
             _registry_lister(kind, state)
         )
 

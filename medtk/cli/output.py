@@ -42,4 +42,7 @@ class Output:
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*("" if cell is None else str(cell) for cell in row))
-        Console(soft_wrap=False).print(table)
+        console = Console()
+        if not console.is_terminal:  # piped: never wrap cells, a script may grep them
+            console = Console(width=max(console.width, 1000))
+        console.print(table)

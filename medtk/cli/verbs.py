@@ -85,6 +85,7 @@ def verb_app(verb: str, state: AppState) -> typer.Typer:
         cls=group_cls,
         name=verb,
         help=VERB_HELP[verb],
+        short_help=VERB_HELP[verb],
         epilog=VERB_EPILOG,
         no_args_is_help=True,
         rich_markup_mode="rich",

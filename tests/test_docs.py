@@ -1,0 +1,63 @@
+"""Docs stay honest: every hook documented and tested, the CLI page generated, CI = README."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+from medtk import hookspecs
+
+HOOKS = sorted(
+    name
+    for name, obj in vars(hookspecs).items()
+    if inspect.isfunction(obj) and hasattr(obj, f"{hookspecs.PROJECT_NAME}_spec")
+)
+
+
+def test_there_are_six_hookspecs():
+    assert HOOKS == sorted(
+        f"register_{kind}"
+        for kind in ("models", "losses", "tasks", "readers", "metrics", "renderers")
+    )
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_exact_signature(hook):
+    page = (REPO_ROOT / "docs" / "plugins.md").read_text()
+    signature = f"{hook}{inspect.signature(getattr(hookspecs, hook))}"
+    assert re.search(rf"^#+ .*{hook}", page, re.MULTILINE), f"no heading for {hook}"
+    assert signature in page, f"docs/plugins.md lacks the signature {signature}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook):
+    tests = (REPO_ROOT / "tests" / "test_hooks.py").read_text()
+    assert f"def test_hook_{hook}(" in tests
+
+
+def test_cli_reference_is_generated_from_the_app(tmp_path):
+    fresh = tmp_path / "cli.md"
+    typer_cli = [sys.executable, "-m", "typer"]
+    subprocess.run(
+        [*typer_cli, "medtk.cli.reference", "utils", "docs", "--name", "medtk",
+         "--output", str(fresh)],
+        check=True, capture_output=True, text=True,
+    )
+    committed = (REPO_ROOT / "docs" / "cli.md").read_text()
+    assert committed == fresh.read_text(), (
+        "docs/cli.md is out of date: run `nox -s docs` (or the typer command in noxfile.py)"
+    )
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (REPO_ROOT / "README.md").read_text()
+    match = re.search(r"<!-- test-command -->\s*```(?:console|bash|sh)\n(?:\$ )?(.+?)\n```",
+                      readme)
+    assert match, "README.md has no marked test command"
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert match.group(1).strip() in ci.splitlines()
