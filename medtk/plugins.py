@@ -152,7 +152,8 @@ def load_plugins(
     ]
     if entry_points:
         candidates += [
-            c for c in _entry_point_candidates()
+            c
+            for c in _entry_point_candidates()
             if distributions is None or c.distribution in distributions
         ]
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from medtk.config import TaskConfig
 from medtk.errors import PluginError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from medtk.config import TaskConfig
     from medtk.registry import Registries
 
 #: The CLI's verbs, in the order help shows them.
@@ -104,6 +104,8 @@ class Task:
 
 def validate_task_class(obj: Any, name: str) -> type[Task]:
     """Check a registered task target before the CLI uses it; explain what is wrong."""
+    from medtk.config import TaskConfig  # pydantic: loaded only once a task is used
+
     if not (inspect.isclass(obj) and issubclass(obj, Task)):
         raise PluginError(f"task {name!r} is {obj!r}, not a subclass of medtk.tasks.Task")
     for verb, model in obj.options.items():

@@ -53,9 +53,7 @@ def add_listing_commands(app: typer.Typer, state: AppState) -> None:
             kind,
             help=f"List registered {kind}, optionally filtered by a pattern.",
             short_help=f"List registered {kind}.",
-        )(
-            _registry_lister(kind, state)
-        )
+        )(_registry_lister(kind, state))
 
 
 def _registry_lister(kind: str, state: AppState) -> Callable[..., None]:

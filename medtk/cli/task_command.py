@@ -11,7 +11,6 @@ import typer
 from medtk.cli.output import Output
 from medtk.cli.task_options import CliField, cli_fields, nest, typer_parameter
 from medtk.config import dump_config, read_config_file, resolve_config
-from medtk.errors import MedtkError
 from medtk.tasks import TaskContext
 
 if TYPE_CHECKING:
@@ -121,22 +120,3 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
 
 def _display_name(field: CliField) -> str:
     return field.path[-1].upper() if field.argument else field.option_name
-
-
-def load_task(state: AppState, name: str) -> type[Task]:
-    """The task class registered as ``name``, checked before the CLI uses it."""
-    from medtk.tasks import validate_task_class
-
-    return validate_task_class(state.plugins.registries.tasks.load(name), name)
-
-
-def task_names_for(state: AppState, verb: str) -> list[str]:
-    """Tasks that support ``verb``; a task that cannot be loaded is reported and left out."""
-    names = []
-    for name in state.plugins.registries.tasks.names():
-        try:
-            if verb in load_task(state, name).options:
-                names.append(name)
-        except MedtkError as exc:
-            state.console.print(f"medtk: warning: {exc}", style="yellow")
-    return names

@@ -12,7 +12,6 @@ import typer
 from typer.core import TyperGroup
 
 from medtk.cli.state import AppState
-from medtk.cli.task_command import build_task_command
 from medtk.errors import BadInputError, MedtkError
 from medtk.tasks import Task, validate_task_class
 
@@ -70,6 +69,8 @@ class VerbGroup(TyperGroup):
         if self.verb not in task_cls.options:
             supported = ", ".join(task_cls.verbs()) or "nothing"
             raise BadInputError(f"task {cmd_name!r} cannot {self.verb}; it supports: {supported}")
+        from medtk.cli.task_command import build_task_command  # pydantic, only when needed
+
         command = build_task_command(self.state, self.verb, cmd_name, task_cls)
         self._built[cmd_name] = command
         return command
