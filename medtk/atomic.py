@@ -27,10 +27,7 @@ def written_aside(
     :param directory: the yielded path is an empty folder, not a file name.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise BadInputError(
-            f"output {str(path)!r} already exists; choose another path or pass --overwrite"
-        )
+    check_new_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
     work.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a finished output gets the usual mode
@@ -40,6 +37,14 @@ def written_aside(
         _replace(target, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def check_new_output(path: Path, *, overwrite: bool = False) -> None:
+    """Refuse an existing output unless ``overwrite``: call it before long work, to fail fast."""
+    if Path(path).exists() and not overwrite:
+        raise BadInputError(
+            f"output {str(path)!r} already exists; choose another path or pass --overwrite"
+        )
 
 
 def _umask() -> int:

@@ -1,6 +1,6 @@
 """Typed task configs: declaring them, reading config files, and resolving precedence.
 
-A task declares its options once, as a :class:`TaskConfig` (a pydantic model). The CLI
+A task declares its options once, as a ``TaskConfig`` (a pydantic model). The CLI
 turns the model into command-line options; values are resolved with a fixed precedence:
 
     model defaults  <  ``--config`` file (YAML or JSON)  <  command-line options
@@ -47,7 +47,7 @@ def argument(default: Any = ..., description: str = "", **kw: Any) -> Any:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a YAML or JSON mapping; any problem is one :class:`ConfigError` line naming the file."""
+    """Read a YAML or JSON mapping; any problem is one ``ConfigError`` line naming the file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

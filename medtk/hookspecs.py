@@ -53,7 +53,7 @@ def register_tasks(register: Register) -> None:
     """Register tasks, the units the CLI exposes as ``medtk <verb> <task>``.
 
     :param register: call ``register(name, target)`` per task; ``target`` is a
-        :class:`medtk.tasks.Task` subclass whose ``options`` map each verb it supports to
+        ``Task`` subclass whose ``options`` map each verb it supports to
         its typed config model.
     """
 

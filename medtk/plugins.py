@@ -1,9 +1,9 @@
 """Finding, loading and isolating plugins.
 
 Every plugin, built-in or third-party, is a module named by an entry point in the group
-``medtk``. :func:`load_plugins` builds a fresh pluggy manager each call (no module-global
+``medtk``. ``load_plugins`` builds a fresh pluggy manager each call (no module-global
 state, so tests make their own), imports each plugin, calls its ``register_*`` hooks and
-fills one :class:`~medtk.registry.Registries`. A plugin that fails to import, fails
+fills one ``Registries``. A plugin that fails to import, fails
 validation, raises in a hook or claims a taken name is reported by name and skipped
 whole; the others keep working.
 
@@ -175,7 +175,7 @@ def load_plugins(
             continue
         if candidate.name in seen:
             first = seen[candidate.name].distribution or seen[candidate.name].module
-            _fail(record, f"the name is already used by {first!r}", warn)
+            _fail(record, f"skipped: its name is already used by {first!r}", warn)
             continue
         seen[candidate.name] = candidate
         try:

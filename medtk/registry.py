@@ -53,12 +53,41 @@ class Entry:
         qualname = getattr(self.target, "__qualname__", type(self.target).__qualname__)
         return f"{module}:{qualname}"
 
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready record of the entry, metadata included."""
+        return {
+            "name": self.name,
+            "plugin": self.plugin,
+            "target": self.target_path,
+            "description": self.description,
+            **_thawed(self.metadata),
+        }
+
     def load(self) -> Any:
-        """Import and return the target; a bad path is a :class:`PluginError` naming the plugin."""
+        """Import and return the target; a bad path is a ``PluginError`` naming the plugin."""
         if not self.is_lazy:
             return self.target
         owner = f"{singular(self.kind)} {self.name!r} of plugin {self.plugin!r}"
         return import_target(self.target, owner=owner)
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy: mappings become mapping proxies, lists and sets tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return tuple(_frozen(v) for v in items)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    """The plain-JSON form of a frozen value."""
+    if isinstance(value, Mapping):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 def import_target(path: str, *, owner: str) -> Any:
@@ -79,7 +108,7 @@ def import_target(path: str, *, owner: str) -> Any:
 
 
 class Registry:
-    """Names of one kind (models, losses, …) mapped to :class:`Entry` objects."""
+    """Names of one kind (models, losses, …) mapped to ``Entry`` objects."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -122,7 +151,7 @@ class Registry:
             target=target,
             plugin=plugin,
             description=description,
-            metadata=MappingProxyType(dict(metadata)),
+            metadata=_frozen(metadata),
         )
         self._entries[name] = entry
         return entry
@@ -193,7 +222,7 @@ class Registries:
     renderers: Registry = field(default_factory=lambda: Registry("renderers"))
 
     def of(self, kind: str) -> Registry:
-        """The registry for ``kind`` (one of :data:`KINDS`)."""
+        """The registry for ``kind`` (one of ``KINDS``)."""
         if kind not in KINDS:
             raise UnknownNameError(f"unknown registry {kind!r}; known: {', '.join(KINDS)}")
         registry: Registry = getattr(self, kind)

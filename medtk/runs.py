@@ -1,7 +1,7 @@
 """Run folders, written aside and renamed into place only when complete.
 
 A run is a folder: the resolved config, weights, metrics and a small JSON summary. It is
-written aside (:mod:`medtk.atomic`), so a folder at the requested path always holds a
+written aside (``atomic``), so a folder at the requested path always holds a
 finished run.
 """
 

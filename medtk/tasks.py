@@ -2,7 +2,7 @@
 
 A task is a class. Its ``options`` map each verb it supports to a typed config model,
 and it has a method of the same name per verb taking ``(config, context)`` and returning
-a :class:`TaskResult`. Heavy imports (torch, zarr, …) belong inside those methods, so
+a ``TaskResult``. Heavy imports (torch, zarr, …) belong inside those methods, so
 that building the CLI stays fast.
 """
 
@@ -102,6 +102,21 @@ class Task:
         return cls.summary or (inspect.getdoc(cls) or "").split("\n", 1)[0]
 
 
+def _nested_models(model: type) -> list[type]:
+    """Pydantic models used as field types inside ``model``, recursively."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found: list[type] = []
+    for info in model.model_fields.values():
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        for candidate in candidates:
+            if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
+                found += [candidate, *_nested_models(candidate)]
+    return found
+
+
 def validate_task_class(obj: Any, name: str) -> type[Task]:
     """Check a registered task target before the CLI uses it; explain what is wrong."""
     from medtk.config import TaskConfig  # pydantic: loaded only once a task is used
@@ -116,6 +131,12 @@ def validate_task_class(obj: Any, name: str) -> type[Task]:
             )
         if not (inspect.isclass(model) and issubclass(model, TaskConfig)):
             raise PluginError(f"task {name!r}: options[{verb!r}] must be a TaskConfig subclass")
+        for nested in _nested_models(model):
+            if nested.model_config.get("extra") != "forbid":
+                raise PluginError(
+                    f"task {name!r}: nested config {nested.__name__} must derive from "
+                    "TaskConfig, or a typo in a config file would be silently ignored"
+                )
         if not callable(getattr(obj, verb, None)):
             raise PluginError(f"task {name!r} declares {verb!r} but has no {verb}() method")
     return obj

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_medtk
-from toys import ToyPlugin
 
 import medtk
+from conftest import run_medtk
 from medtk.tasks import VERBS
+from toys import ToyPlugin
 
 
 def test_help_lists_the_six_verbs_and_the_listing_commands():
@@ -69,8 +69,9 @@ def test_unknown_task_is_one_line_exit_2(cli):
     result = cli("train", "nosuch")
     assert result.code == 2
     assert result.out == ""
-    assert len(result.err_lines) == 1
-    assert "No such command 'nosuch'" in result.err
+    assert result.err_lines == [
+        "medtk: error: no task 'nosuch' can train; installed: toy (see 'medtk train --help')"
+    ]
 
 
 def test_a_task_without_the_verb_says_what_it_supports(cli):
@@ -209,3 +210,65 @@ def test_a_task_target_that_cannot_import_is_reported_when_used(cli):
     listing = cli("train", "--help", plugins=[("lazy", Lazy())])
     assert listing.code == 0
     assert "cannot import 'medtk_ghost_module'" in listing.err
+
+
+def test_a_renderer_is_found_even_when_a_task_has_its_name(cli, tmp_path):
+    from typing import ClassVar
+
+    from medtk import hookimpl
+    from medtk.config import TaskConfig
+    from medtk.tasks import Task, TaskResult
+
+    class Picture(Task):
+        """Draws."""
+
+        options: ClassVar = {"render": TaskConfig}
+
+        def render(self, config, ctx):
+            return TaskResult(record={"drawn": True})
+
+    class Plugin:
+        @hookimpl
+        def register_renderers(self, register):
+            register("toy", Picture)  # same name as the toy task, which cannot render
+
+    result = cli("render", "toy", "--json", plugins=[("toy", ToyPlugin()), ("pics", Plugin())])
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {"path": None, "drawn": True}
+
+
+def test_a_nested_config_that_ignores_typos_is_refused(cli):
+    from typing import ClassVar
+
+    from pydantic import BaseModel
+
+    from medtk import hookimpl
+    from medtk.config import TaskConfig
+    from medtk.tasks import Task
+
+    class Loose(BaseModel):
+        lr: float = 0.1
+
+    class Options(TaskConfig):
+        optim: Loose = Loose()
+
+    class Careless(Task):
+        options: ClassVar = {"train": Options}
+
+        def train(self, config, ctx):
+            raise AssertionError("never reached")
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register("careless", Careless)
+
+    result = cli("train", "careless", "--help", plugins=[("p", Plugin())])
+    assert result.code == 1
+    assert "nested config Loose must derive from TaskConfig" in result.err
+
+
+def test_debug_works_after_the_task_name_too(cli, tmp_path):
+    result = cli("train", "toy", "-o", str(tmp_path / "run"), "--fail", "--debug")
+    assert result.code == 1
+    assert "Traceback (most recent call last)" in result.err

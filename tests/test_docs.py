@@ -27,10 +27,9 @@ def source_signature(hook: str) -> str:
 
 
 def test_there_are_six_hookspecs():
-    assert HOOKS == sorted(
-        f"register_{kind}"
-        for kind in ("models", "losses", "tasks", "readers", "metrics", "renderers")
-    )
+    kinds = ("models", "losses", "tasks", "readers", "metrics", "renderers")
+    expected = sorted(f"register_{kind}" for kind in kinds)
+    assert expected == HOOKS
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -51,9 +50,19 @@ def test_cli_reference_is_generated_from_the_app(tmp_path):
     fresh = tmp_path / "cli.md"
     typer_cli = [sys.executable, "-m", "typer"]
     subprocess.run(
-        [*typer_cli, "medtk.cli.reference", "utils", "docs", "--name", "medtk",
-         "--output", str(fresh)],
-        check=True, capture_output=True, text=True,
+        [
+            *typer_cli,
+            "medtk.cli.reference",
+            "utils",
+            "docs",
+            "--name",
+            "medtk",
+            "--output",
+            str(fresh),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     committed = (REPO_ROOT / "docs" / "cli.md").read_text()
     assert committed == fresh.read_text(), (
@@ -63,8 +72,7 @@ def test_cli_reference_is_generated_from_the_app(tmp_path):
 
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (REPO_ROOT / "README.md").read_text()
-    match = re.search(r"<!-- test-command -->\s*```(?:console|bash|sh)\n(?:\$ )?(.+?)\n```",
-                      readme)
+    match = re.search(r"<!-- test-command -->\s*```(?:console|bash|sh)\n(?:\$ )?(.+?)\n```", readme)
     assert match, "README.md has no marked test command"
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert match.group(1).strip() in ci.splitlines()

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+
 from conftest import run_medtk
 
 
@@ -117,7 +118,10 @@ def test_bad_values_exit_2_with_one_line(plugin_site, tmp_path, args, message):
 def test_unknown_task_exits_2_with_one_line(plugin_site):
     result = run_example(plugin_site, "train", "exmple")
     assert result.returncode == 2
-    assert "No such command 'exmple'" in one_error_line(result)
+    assert one_error_line(result) == (
+        "medtk: error: no task 'exmple' can train; did you mean: example? (see 'medtk train "
+        "--help')"
+    )
 
 
 @pytest.mark.slow

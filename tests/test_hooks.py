@@ -72,7 +72,7 @@ def test_hook_register_readers():
             register("nrrd", "collections:OrderedDict", suffixes=[".nrrd", ".nhdr"])
 
     entry = registered(Plugin(), "readers").get("nrrd")
-    assert entry.metadata["suffixes"] == [".nrrd", ".nhdr"]
+    assert entry.metadata["suffixes"] == (".nrrd", ".nhdr")  # frozen: no caller can edit it
     assert entry.load() is OrderedDict
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import types
 
 import pytest
-from toys import ToyPlugin
 
 from medtk import hookimpl
 from medtk.plugins import load_plugins
+from toys import ToyPlugin
 
 
 def load(*plugins, env=None):

@@ -175,3 +175,22 @@ def test_lookup_finds_every_registered_name_and_rejects_the_rest(registered, pro
     if probe not in registered:
         with pytest.raises(UnknownNameError, match=re.escape(f"unknown model '{probe}'")):
             registry.get(probe)
+
+
+def test_metadata_is_frozen_all_the_way_down():
+    registry = Registry("readers")
+    suffixes = [".nii", ".nii.gz"]
+    registry.add("nifti", dict, plugin="io", suffixes=suffixes, options={"lazy": [True]})
+    entry = registry.get("nifti")
+    suffixes.append(".hdr")  # the caller's list is not the registry's
+    assert entry.metadata["suffixes"] == (".nii", ".nii.gz")
+    with pytest.raises(TypeError):
+        entry.metadata["options"]["lazy"] = [False]
+    assert entry.describe() == {
+        "name": "nifti",
+        "plugin": "io",
+        "target": "builtins:dict",
+        "description": "",
+        "suffixes": [".nii", ".nii.gz"],
+        "options": {"lazy": [True]},
+    }

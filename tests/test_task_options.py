@@ -8,11 +8,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from toys import ToyTrain
 
 from medtk.cli.task_options import cli_fields
 from medtk.config import TaskConfig
 from medtk.errors import PluginError
+from toys import ToyTrain
 
 DEFAULTS = ToyTrain().model_dump(mode="json")
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from medtk import hookimpl
 from medtk.config import TaskConfig, argument, option
@@ -22,7 +22,7 @@ class Fusion(StrEnum):
     late = "late"
 
 
-class Optim(BaseModel):
+class Optim(TaskConfig):
     lr: float = Field(1e-4, description="Learning rate.", gt=0)
     weight_decay: float = Field(0.01, description="Weight decay.")
 

@@ -1,4 +1,4 @@
-"""The root ``medtk`` Typer app, built per invocation by :func:`build_app`."""
+"""The root ``medtk`` Typer app, built per invocation by ``build_app``."""
 
 from __future__ import annotations
 

@@ -61,18 +61,7 @@ def _registry_lister(kind: str, state: AppState) -> Callable[..., None]:
         entries = state.plugins.registries.of(kind).entries(pattern)
         output = Output(json_mode=json_output)
         if json_output:
-            output.json(
-                [
-                    {
-                        "name": e.name,
-                        "plugin": e.plugin,
-                        "target": e.target_path,
-                        "description": e.description,
-                        **dict(e.metadata),
-                    }
-                    for e in entries
-                ]
-            )
+            output.json([entry.describe() for entry in entries])
             return
         if not entries:
             state.console.print(

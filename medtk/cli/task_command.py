@@ -22,50 +22,48 @@ RUN_PANEL = "Run options"
 _GIVEN = {"COMMANDLINE", "ENVIRONMENT"}
 
 
+def _run_option(
+    name: str,
+    *flags: str,
+    help_text: str,
+    annotation: Any = bool,
+    default: Any = False,
+    **extra: Any,
+) -> inspect.Parameter:
+    option = typer.Option(*flags, help=help_text, rich_help_panel=RUN_PANEL, **extra)
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[annotation, option],
+    )
+
+
 def _common_parameters() -> list[inspect.Parameter]:
-    kw = inspect.Parameter.KEYWORD_ONLY
+    """The options every task command has besides its own."""
     return [
-        inspect.Parameter("medtk_ctx", kw, annotation=typer.Context),
-        inspect.Parameter(
+        inspect.Parameter("medtk_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+        _run_option(
             "medtk_config",
-            kw,
+            "--config",
+            "-c",
+            annotation=Path | None,
             default=None,
-            annotation=Annotated[
-                Path | None,
-                typer.Option(
-                    "--config",
-                    "-c",
-                    help="YAML or JSON file of option values; command-line options override it.",
-                    rich_help_panel=RUN_PANEL,
-                    dir_okay=False,
-                ),
-            ],
+            dir_okay=False,
+            help_text="YAML or JSON file of option values; command-line options override it.",
         ),
-        inspect.Parameter(
+        _run_option(
             "medtk_dry_run",
-            kw,
-            default=False,
-            annotation=Annotated[
-                bool,
-                typer.Option(
-                    "--dry-run",
-                    help="Print the resolved config and exit without running.",
-                    rich_help_panel=RUN_PANEL,
-                ),
-            ],
+            "--dry-run",
+            help_text="Print the resolved config and exit without running.",
         ),
-        inspect.Parameter(
+        _run_option(
             "medtk_json",
-            kw,
-            default=False,
-            annotation=Annotated[
-                bool,
-                typer.Option(
-                    "--json",
-                    help="Print a JSON record on stdout instead of the output path.",
-                    rich_help_panel=RUN_PANEL,
-                ),
-            ],
+            "--json",
+            help_text="Print a JSON record on stdout instead of the output path.",
+        ),
+        _run_option(
+            "medtk_debug", "--debug", help_text="Show the full traceback if the task fails."
         ),
     ]
 
@@ -81,6 +79,7 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
         output = Output(json_mode=kwargs.pop("medtk_json"))
         config_file: Path | None = kwargs.pop("medtk_config")
         dry_run: bool = kwargs.pop("medtk_dry_run")
+        state.debug = kwargs.pop("medtk_debug") or state.debug
         given = {
             by_param[p].path: value
             for p, value in kwargs.items()

@@ -3,7 +3,7 @@
 Each field becomes one option (``--epochs``), nested models become dotted options
 (``--optim.lr``), enums and ``Literal`` become choices, ``bool`` becomes a
 ``--flag/--no-flag`` pair, ``list[X]`` a repeatable option, ``tuple[X, Y]`` an option
-taking two values, and fields declared with :func:`medtk.config.argument` become
+taking two values, and fields declared with ``argument`` become
 positional arguments. Field descriptions become help text. Types with no command-line
 form (mappings, unions) stay settable from ``--config`` only.
 """
@@ -27,7 +27,7 @@ from medtk.config import CLI_KEY
 from medtk.errors import PluginError
 
 #: Options every task command has; task fields may not reuse these names.
-RESERVED = frozenset({"config", "dry_run", "json", "help"})
+RESERVED = frozenset({"config", "dry_run", "json", "debug", "help"})
 _SCALARS = (bool, int, float, str, Path)
 TASK_PANEL = "Task options"
 
@@ -139,13 +139,7 @@ def _show_default(field: CliField) -> bool | str:
     if field.required:
         return False
     value = field.default
-    if value is None or (isinstance(value, list | tuple) and not value):
-        return False
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, list | tuple):
-        return " ".join(str(getattr(v, "value", v)) for v in value)
-    return True
+    return not (value is None or (isinstance(value, list | tuple) and not value))
 
 
 def typer_parameter(field: CliField) -> inspect.Parameter:

@@ -6,13 +6,14 @@ Subcommands are built on demand: ``medtk --help`` loads no plugin, and ``medtk t
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, ClassVar
 
 import typer
 from typer.core import TyperGroup
 
 from medtk.cli.state import AppState
-from medtk.errors import BadInputError, MedtkError
+from medtk.errors import BadInputError, MedtkError, UnknownNameError
 from medtk.tasks import Task, validate_task_class
 
 VERB_HELP: dict[str, str] = {
@@ -39,14 +40,17 @@ class VerbGroup(TyperGroup):
         self._built: dict[str, Any] = {}
 
     def _task_class(self, name: str) -> type[Task] | None:
+        """The class registered as ``name`` that supports this verb, else any so named."""
         registries = self.state.plugins.registries
-        for kind in self.kinds:
-            registry = registries.of(kind)
-            if name in registry:
-                return validate_task_class(registry.load(name), name)
-        return None
+        found = [
+            validate_task_class(registries.of(kind).load(name), name)
+            for kind in self.kinds
+            if name in registries.of(kind)
+        ]
+        supporting = [task_cls for task_cls in found if self.verb in task_cls.options]
+        return (supporting or found or [None])[0]
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:  # noqa: ARG002
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # noqa: ARG002 (Click's API)
         names = set()
         registries = self.state.plugins.registries
         for kind in self.kinds:
@@ -60,12 +64,23 @@ class VerbGroup(TyperGroup):
                     names.add(name)
         return sorted(names)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # noqa: ARG002
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         if cmd_name in self._built:
             return self._built[cmd_name]
         task_cls = self._task_class(cmd_name)
         if task_cls is None:
-            return None
+            known = self.list_commands(ctx)
+            close = difflib.get_close_matches(cmd_name, known, n=3, cutoff=0.6)
+            hint = (
+                f"; did you mean: {', '.join(close)}?"
+                if close
+                else f"; installed: {', '.join(known)}"
+                if known
+                else "; no installed plugin provides one"
+            )
+            raise UnknownNameError(
+                f"no task {cmd_name!r} can {self.verb}{hint} (see 'medtk {self.verb} --help')"
+            )
         if self.verb not in task_cls.options:
             supported = ", ".join(task_cls.verbs()) or "nothing"
             raise BadInputError(f"task {cmd_name!r} cannot {self.verb}; it supports: {supported}")
