@@ -74,8 +74,9 @@ class Plugins:
                 "status": record.status,
                 "error": record.error,
             }
-            for kind in KINDS:
-                row[kind] = self.registries.of(kind).by_plugin(record.name)
+            for kind in KINDS:  # a skipped plugin owns nothing, whoever shares its name
+                ok = record.status == "ok"
+                row[kind] = self.registries.of(kind).by_plugin(record.name) if ok else []
             rows.append(row)
         return rows
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medtk.atomic import written_aside
+from medtk.atomic import check_new_output, written_aside
 from medtk.config import TaskConfig
 from medtk.errors import BadInputError
 from medtk.runs import CONFIG_FILE, SUMMARY_FILE, create_run
@@ -104,3 +105,45 @@ def test_contents_arrive_intact_or_not_at_all(tmp_path_factory, payload, fail):
         assert list(folder.iterdir()) == []
     else:
         assert out.read_bytes() == payload
+
+
+def test_overwrite_never_replaces_a_folder_with_a_file(tmp_path):
+    folder = tmp_path / "precious"
+    folder.mkdir()
+    (folder / "important.txt").write_text("keep")
+    with pytest.raises(BadInputError, match="is a folder"), written_aside(folder, overwrite=True):
+        pass
+    assert (folder / "important.txt").read_text() == "keep"
+
+
+def test_overwrite_never_replaces_a_file_with_a_folder(tmp_path):
+    afile = tmp_path / "points.csv"
+    afile.write_text("1,2\n")
+    with (
+        pytest.raises(BadInputError, match="is a file"),
+        written_aside(afile, overwrite=True, directory=True),
+    ):
+        pass
+    assert afile.read_text() == "1,2\n"
+
+
+@pytest.mark.parametrize("relative", [".", ".."])
+def test_the_working_folder_is_never_replaced(tmp_path, monkeypatch, relative):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with (
+        pytest.raises(BadInputError, match="working folder"),
+        written_aside(Path(relative), overwrite=True, directory=True),
+    ):
+        pass
+    assert work.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_the_check_fails_before_any_work(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(BadInputError):
+        check_new_output(tmp_path / "run")
+    check_new_output(tmp_path / "run", overwrite=True, directory=True)
+    check_new_output(tmp_path / "new")

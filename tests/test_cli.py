@@ -272,3 +272,74 @@ def test_debug_works_after_the_task_name_too(cli, tmp_path):
     result = cli("train", "toy", "-o", str(tmp_path / "run"), "--fail", "--debug")
     assert result.code == 1
     assert "Traceback (most recent call last)" in result.err
+
+
+def test_brackets_in_names_and_descriptions_are_shown_as_written(cli):
+    from typing import ClassVar
+
+    from medtk import hookimpl
+    from medtk.config import TaskConfig, option
+    from medtk.tasks import Task
+
+    class Options(TaskConfig):
+        window: tuple[float, float] = option((-200, 250), "Hounsfield window [lower, upper].")
+
+    class Windowing(Task):
+        """Window CT in [lo, hi] and [bold]nothing else[/bold]."""
+
+        options: ClassVar = {"preprocess": Options}
+
+        def preprocess(self, config, ctx):
+            raise KeyError("[red] missing")
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register("window", Windowing)
+
+    plugins = [("p", Plugin())]
+    help_text = cli("preprocess", "window", "--help", plugins=plugins).out
+    assert "Hounsfield window [lower, upper]." in help_text
+    assert "Window CT in [lo, hi] and [bold]nothing else[/bold]." in help_text
+    failed = cli("preprocess", "window", plugins=plugins)
+    assert failed.err_lines[0].startswith("medtk: error: KeyError: '[red] missing'")
+    assert cli("losses", "[/x]", plugins=plugins).code == 0
+
+
+def test_json_output_is_strict_json(cli):
+    from typing import ClassVar
+
+    import numpy as np
+
+    from medtk import hookimpl
+    from medtk.config import TaskConfig
+    from medtk.tasks import Task, TaskResult
+
+    class Scores(Task):
+        options: ClassVar = {"evaluate": TaskConfig}
+
+        def evaluate(self, config, ctx):
+            return TaskResult(
+                record={
+                    "auc": float("nan"),
+                    "f1": np.float32(0.5),
+                    "counts": np.arange(3),
+                    "best": np.int64(2),
+                }
+            )
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register("scores", Scores)
+
+    result = cli("evaluate", "scores", "--json", plugins=[("p", Plugin())])
+    assert result.code == 0
+    assert "NaN" not in result.out
+    assert json.loads(result.out) == {
+        "path": None,
+        "auc": None,
+        "f1": 0.5,
+        "counts": [0, 1, 2],
+        "best": 2,
+    }

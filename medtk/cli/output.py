@@ -6,18 +6,37 @@ records with ``--json``); logs, progress bars, warnings and errors go to stderr.
 
 from __future__ import annotations
 
+import enum
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` in plain JSON types: numpy scalars and arrays unwrapped, NaN/inf as None."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
+        return jsonable(value.tolist())
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # paths, enums, dates: their text
+
+
 def stderr_console() -> Console:
     """The console for logs, warnings and progress bars."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class Output:
@@ -32,8 +51,8 @@ class Output:
         sys.stdout.flush()
 
     def json(self, data: Any) -> None:
-        """A JSON document on stdout."""
-        self.line(json.dumps(data, indent=2, default=str))
+        """A strict JSON document on stdout: NaN and infinities become null."""
+        self.line(json.dumps(jsonable(data), indent=2, allow_nan=False))
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """A table for people on stdout (plain when piped)."""
@@ -42,7 +61,7 @@ class Output:
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*("" if cell is None else str(cell) for cell in row))
-        console = Console()
+        console = Console(markup=False)  # names and descriptions are shown as written
         if not console.is_terminal:  # piped: never wrap cells, a script may grep them
-            console = Console(width=max(console.width, 1000))
+            console = Console(markup=False, width=max(console.width, 1000))
         console.print(table)

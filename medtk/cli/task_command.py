@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from medtk.cli.output import Output
 from medtk.cli.task_options import CliField, cli_fields, nest, typer_parameter
@@ -110,10 +111,10 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
     ordered = [f for f in fields if f.argument] + [f for f in fields if not f.argument]
     parameters = _common_parameters() + [typer_parameter(f) for f in ordered]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__doc__ = task_cls.help_for(verb)
+    command.__doc__ = escape(task_cls.help_for(verb))  # plugin text, shown as written
 
     app = typer.Typer(add_completion=False, rich_markup_mode="rich")
-    app.command(name=name, short_help=task_cls.short_help())(command)
+    app.command(name=name, short_help=escape(task_cls.short_help()))(command)
     return typer.main.get_command(app)
 
 

@@ -22,6 +22,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from rich.markup import escape
 
 from medtk.config import CLI_KEY
 from medtk.errors import PluginError
@@ -147,7 +148,7 @@ def typer_parameter(field: CliField) -> inspect.Parameter:
     help_text = field.help + (" (required)" if field.required and not field.argument else "")
     if field.argument:
         marker: Any = typer.Argument(
-            help=field.help,
+            help=escape(field.help),
             show_default=_show_default(field),
             metavar=field.path[-1].upper(),
         )
@@ -168,7 +169,7 @@ def typer_parameter(field: CliField) -> inspect.Parameter:
         names.append(field.short)
     marker = typer.Option(
         *names,
-        help=help_text,
+        help=escape(help_text),
         show_default=_show_default(field),
         rich_help_panel=TASK_PANEL,
     )
