@@ -104,41 +104,53 @@ def resolve_config(
         return model.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(
-            _first_error(exc, merged, file_values or {}, source, cli_names or {})
+            _first_error(exc, file_values or {}, cli_values or {}, source, cli_names or {})
         ) from None
 
 
 def _first_error(
     exc: ValidationError,
-    merged: Mapping[str, Any],
     file_values: Mapping[str, Any],
+    cli_values: Mapping[str, Any],
     source: str | None,
     cli_names: Mapping[tuple[str, ...], str],
 ) -> str:
     error = exc.errors()[0]
     loc = tuple(str(p) for p in error["loc"])
     dotted = ".".join(loc) or "config"
-    option_name = cli_names.get(loc, f"--{dotted.replace('_', '-')}")
+    option_name = cli_names.get(loc)
     if error["type"] == "missing":
+        if option_name is None:
+            return f"missing value for {dotted!r}: set it in the --config file"
         return f"missing value for {option_name} (give it on the command line or in --config)"
     if error["type"] == "extra_forbidden":
         where = f" in {source!r}" if source else ""
         return f"unknown option {dotted!r}{where}"
-    value = _lookup(merged, loc)
-    from_file = source is not None and _lookup(file_values, loc) is value
+    from_file = source is not None and not _has(cli_values, loc)
+    value = _lookup(file_values if from_file else cli_values, loc)
     where = f" in {source!r}" if from_file else ""
     message = error["msg"][0].lower() + error["msg"][1:]
-    shown = option_name if not from_file else repr(dotted)
+    shown = repr(dotted) if from_file or option_name is None else option_name
     return f"invalid value {value!r} for {shown}{where}: {message}"
 
 
-def _lookup(data: Any, loc: tuple[str, ...]) -> Any:
+_MISSING = object()
+
+
+def _lookup(data: Any, loc: tuple[str, ...], default: Any = None) -> Any:
+    """``data[loc[0]][loc[1]]…`` through mappings and lists; ``default`` where absent."""
     for key in loc:
         if isinstance(data, Mapping) and key in data:
             data = data[key]
+        elif isinstance(data, list | tuple) and key.isdigit() and int(key) < len(data):
+            data = data[int(key)]
         else:
-            return None
+            return default
     return data
+
+
+def _has(data: Any, loc: tuple[str, ...]) -> bool:
+    return _lookup(data, loc, _MISSING) is not _MISSING
 
 
 def dump_config(config: BaseModel, *, as_json: bool = False) -> str:
@@ -146,4 +158,4 @@ def dump_config(config: BaseModel, *, as_json: bool = False) -> str:
     data = config.model_dump(mode="json")
     if as_json:
         return json.dumps(data, indent=2)
-    return yaml.safe_dump(data, sort_keys=False)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -27,6 +27,18 @@ class UnknownNameError(BadInputError, LookupError):
     """A registry has no entry of that name; the message lists the close matches."""
 
 
+class Interrupted(MedtkError):  # noqa: N818 (named for the event, as KeyboardInterrupt)
+    """The user pressed Ctrl-C (exit 130); outputs in progress were removed."""
+
+    exit_code = 130
+
+
+class Terminated(Interrupted):
+    """The process got SIGTERM, as ``timeout``, Slurm or Kubernetes send (exit 143)."""
+
+    exit_code = 143
+
+
 class PluginError(MedtkError):
     """A plugin could not be loaded, or broke a registry rule such as a duplicate name."""
 

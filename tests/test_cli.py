@@ -49,11 +49,33 @@ def test_python_dash_m_runs_the_same_cli():
     assert result.stdout.strip() == f"medtk {medtk.__version__}"
 
 
-def test_no_arguments_prints_help_and_exits_2(cli):
-    result = cli()
+@pytest.mark.parametrize("args", [[], ["train"], ["render"]])
+def test_a_group_without_a_command_prints_help_on_stderr_and_exits_2(cli, args):
+    result = cli(*args)
     assert result.code == 2
-    assert "Usage" in result.out + result.err
-    assert "error" not in result.err
+    assert result.out == ""
+    assert "Usage: medtk" in result.err
+    assert "medtk: error" not in result.err
+
+
+def test_help_asked_for_goes_to_stdout(cli):
+    result = cli("train", "--help")
+    assert (result.code, result.err) == (0, "")
+    assert "Usage: medtk train" in result.out
+
+
+def test_an_unknown_task_hint_imports_no_task(cli):
+    class Lazy:
+        from medtk import hookimpl
+
+        @hookimpl
+        def register_tasks(self, register):
+            register("ghost", "medtk_ghost_module:Task")
+
+    result = cli("train", "ghst", plugins=[("lazy", Lazy())])
+    assert result.err_lines == [
+        "medtk: error: no task 'ghst' can train; did you mean: ghost? (see 'medtk train --help')"
+    ]
 
 
 def test_unknown_command_is_one_line_exit_2(cli):
@@ -343,3 +365,18 @@ def test_json_output_is_strict_json(cli):
         "counts": [0, 1, 2],
         "best": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "message"),
+    [
+        ("SIGINT", 130, "medtk: error: interrupted; outputs in progress were removed"),
+        ("SIGTERM", 143, "medtk: error: terminated by SIGTERM; outputs in progress were removed"),
+    ],
+)
+def test_ctrl_c_and_sigterm_remove_outputs_in_progress(cli, tmp_path, sent, code, message):
+    result = cli("train", "toy", "-o", str(tmp_path / "run"), "--signal", sent)
+    assert result.code == code
+    assert result.out == ""
+    assert result.err_lines == [message]
+    assert list(tmp_path.iterdir()) == []

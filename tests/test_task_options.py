@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import Field
 
-from medtk.cli.task_options import cli_fields
-from medtk.config import TaskConfig
+from medtk.cli.task_options import cli_fields, config_only_fields
+from medtk.config import TaskConfig, option
 from medtk.errors import PluginError
 from toys import ToyTrain
 
@@ -203,3 +205,94 @@ def test_command_line_values_round_trip_and_beat_the_file(
         args += ["--folds", str(fold)]
     values = resolved(cli, *args)
     assert (values["epochs"], values["optim"]["lr"], values["folds"]) == (epochs, lr, folds)
+
+
+def test_the_message_names_the_command_line_when_it_gave_the_bad_value(cli, tmp_path):
+    config = tmp_path / "e0.yaml"
+    config.write_text("epochs: 0\n")
+    from_cli = cli("train", "toy", "--config", str(config), "--epochs", "-1")
+    assert from_cli.err_lines == [
+        "medtk: error: invalid value -1 for --epochs: input should be greater than 0"
+    ]
+    config.write_text("epochs: 5\n")
+    zero_from_cli = cli("train", "toy", "--config", str(config), "--epochs", "0")
+    assert "for --epochs:" in zero_from_cli.err
+    assert "e0.yaml" not in zero_from_cli.err
+
+
+def test_a_bad_list_item_in_a_config_file_is_shown(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("folds: [1, x]\n")
+    result = cli("train", "toy", "--config", str(config))
+    assert "invalid value 'x' for 'folds.1' in" in result.err
+
+
+def test_unicode_is_kept_in_resolved_configs(cli):
+    result = cli("train", "toy", "--dry-run", "-o", "runs/rün ✓")
+    assert "out: runs/rün ✓" in result.out
+
+
+class _Mapping(TaskConfig):
+    label_map: dict[str, int] = option(..., "Class name to index.")
+    sizes: list[Annotated[int, Field(gt=0)]] = option([1], "Sizes.")
+
+
+def _task_plugin(options_model):
+    from typing import ClassVar
+
+    from medtk import hookimpl
+    from medtk.tasks import Task, TaskResult
+
+    class Probe(Task):
+        options: ClassVar = {"train": options_model}
+
+        def train(self, config, ctx):
+            return TaskResult(record=config.model_dump(mode="json"))
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register("probe", Probe)
+
+    return [("p", Plugin())]
+
+
+def test_config_only_fields_are_named_in_help_and_in_errors(cli, tmp_path):
+    plugins = _task_plugin(_Mapping)
+    assert (
+        "Set in --config only: label_map." in cli("train", "probe", "--help", plugins=plugins).out
+    )
+    missing = cli("train", "probe", plugins=plugins)
+    assert missing.err_lines == [
+        "medtk: error: missing value for 'label_map': set it in the --config file"
+    ]
+    config = tmp_path / "c.yaml"
+    config.write_text("label_map: {fat: 1}\n")
+    ok = cli("train", "probe", "-c", str(config), "--sizes", "3", "--json", plugins=plugins)
+    assert json.loads(ok.out)["label_map"] == {"fat": 1}
+    assert json.loads(ok.out)["sizes"] == [3]  # Annotated items keep their CLI form
+
+
+@pytest.mark.parametrize(
+    "model_source",
+    [
+        "class M(TaskConfig):\n    medtk_json: bool = False",
+        "class M(TaskConfig):\n    cfg: str = option('x', 'a', short='-c')",
+        "class M(TaskConfig):\n    a__b: int = 1",
+    ],
+)
+def test_fields_that_would_clash_with_medtk_options_are_refused(model_source):
+    namespace = {"TaskConfig": TaskConfig, "option": option}
+    exec(model_source, namespace)
+    with pytest.raises(PluginError, match="rename it"):
+        cli_fields(namespace["M"])
+
+
+class Node(TaskConfig):
+    name: str = "root"
+    child: Node | None = None
+
+
+def test_a_recursive_config_is_settable_from_a_file_only():
+    assert [f.path for f in cli_fields(Node)] == [("name",)]
+    assert config_only_fields(Node) == ["child"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -39,6 +42,7 @@ class ToyTrain(TaskConfig):
     hu: tuple[float, float] = option((-200.0, 250.0), "Hounsfield window.")
     optim: Optim = Field(default_factory=Optim)
     fail: bool = option(False, "Raise an unexpected error while running.")
+    signal: Literal["SIGINT", "SIGTERM"] | None = option(None, "Signal itself while writing.")
 
 
 class ToyIngest(TaskConfig):
@@ -54,8 +58,12 @@ class ToyTask(Task):
     def train(self, config: ToyTrain, ctx: TaskContext) -> TaskResult:
         """Train the toy: writes a run folder with the resolved config."""
         with create_run(config.out, config=config, invocation="medtk train toy") as run:
+            (run.path / "half-written.bin").write_bytes(b"\0" * 1024)
             if config.fail:
                 raise RuntimeError("the toy broke")
+            if config.signal:
+                os.kill(os.getpid(), getattr(signal, config.signal))
+                time.sleep(5)  # the signal arrives before this ends
             run.write_summary({"epochs": config.epochs})
         ctx.log("toy trained")
         return TaskResult(path=config.out, record={"epochs": config.epochs})

@@ -10,7 +10,7 @@ import medtk
 from medtk.cli.listing import add_listing_commands
 from medtk.cli.output import Output
 from medtk.cli.state import AppState
-from medtk.cli.verbs import verb_app
+from medtk.cli.verbs import help_on_stderr_without_command, verb_app
 from medtk.tasks import VERBS
 
 HELP = (
@@ -31,14 +31,14 @@ def build_app(state: AppState | None = None) -> typer.Typer:
     app = typer.Typer(
         name="medtk",
         help=HELP,
-        no_args_is_help=True,
         rich_markup_mode="rich",
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def root(
+        ctx: typer.Context,
         version: Annotated[  # noqa: ARG001 (handled by its eager callback)
             bool,
             typer.Option(
@@ -53,6 +53,7 @@ def build_app(state: AppState | None = None) -> typer.Typer:
         ] = False,
     ) -> None:
         state.debug = state.debug or debug
+        help_on_stderr_without_command(ctx)
 
     for verb in VERBS:
         app.add_typer(verb_app(verb, state))

@@ -1,36 +1,40 @@
 """Entry point of the ``medtk`` command: runs the app and turns errors into exit codes.
 
-0 success, 1 failure while running, 2 bad usage or bad input, 130 interrupted. An error
-is one line on stderr; ``medtk --debug`` (or ``MEDTK_DEBUG=1``) adds the traceback.
+0 success, 1 failure while running, 2 bad usage or bad input, 130 Ctrl-C, 143 SIGTERM.
+An error is one line on stderr; ``medtk --debug`` (or ``MEDTK_DEBUG=1``) adds the traceback.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
 
 from medtk.cli.app import build_app
 from medtk.cli.state import AppState
-from medtk.errors import MedtkError
+from medtk.errors import MedtkError, Terminated
 
 PROG = "medtk"
 
 
-def main(argv: Sequence[str] | None = None, *, state: AppState | None = None) -> int:  # noqa: PLR0911
+def main(argv: Sequence[str] | None = None, *, state: AppState | None = None) -> int:
     """Run ``medtk`` with ``argv`` (default: the process arguments); return the exit code."""
     state = state or AppState()
     state.debug = state.debug or os.environ.get("MEDTK_DEBUG", "") not in ("", "0")
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(build_app(state))
     try:
-        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
+        with _sigterm_raises():
+            result = command.main(args=args, prog_name=PROG, standalone_mode=False)
     except MedtkError as exc:
         return _report(state, exc, str(exc), exc.exit_code)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # outside a task (a task's Ctrl-C is Interrupted)
         return _report(state, exc, "interrupted", 130)
     except typer.Abort as exc:
         return _report(state, exc, "aborted", 1)
@@ -42,6 +46,23 @@ def main(argv: Sequence[str] | None = None, *, state: AppState | None = None) ->
             return _report(state, exc, message, exc.exit_code)  # type: ignore[attr-defined]
         return _report(state, exc, f"{type(exc).__name__}: {exc}", 1)
     return result if isinstance(result, int) else 0
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into an exception, so outputs in progress are cleaned up as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:  # noqa: ARG001 (signal API)
+        raise Terminated("terminated by SIGTERM; outputs in progress were removed")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _is_usage_error(exc: Exception) -> bool:

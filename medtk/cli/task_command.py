@@ -10,8 +10,15 @@ import typer
 from rich.markup import escape
 
 from medtk.cli.output import Output
-from medtk.cli.task_options import CliField, cli_fields, nest, typer_parameter
+from medtk.cli.task_options import (
+    CliField,
+    cli_fields,
+    config_only_fields,
+    nest,
+    typer_parameter,
+)
 from medtk.config import dump_config, read_config_file, resolve_config
+from medtk.errors import Interrupted
 from medtk.tasks import TaskContext
 
 if TYPE_CHECKING:
@@ -20,7 +27,7 @@ if TYPE_CHECKING:
 
 RUN_PANEL = "Run options"
 #: Parameter sources that mean "the user said so" (not a default).
-_GIVEN = {"COMMANDLINE", "ENVIRONMENT"}
+_GIVEN = {"COMMANDLINE"}
 
 
 def _run_option(
@@ -99,7 +106,10 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
         context = TaskContext(
             registries=state.plugins.registries, console=state.console, verb=verb, task=name
         )
-        result = getattr(task_cls(), verb)(config, context)
+        try:
+            result = getattr(task_cls(), verb)(config, context)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; outputs in progress were removed") from None
         if result is None:
             return
         if output.json_mode:
@@ -112,9 +122,11 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
     parameters = _common_parameters() + [typer_parameter(f) for f in ordered]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__doc__ = escape(task_cls.help_for(verb))  # plugin text, shown as written
+    file_only = config_only_fields(model)
+    epilog = f"Set in --config only: {', '.join(file_only)}." if file_only else None
 
     app = typer.Typer(add_completion=False, rich_markup_mode="rich")
-    app.command(name=name, short_help=escape(task_cls.short_help()))(command)
+    app.command(name=name, short_help=escape(task_cls.short_help()), epilog=epilog)(command)
     return typer.main.get_command(app)
 
 

@@ -29,6 +29,7 @@ from medtk.errors import PluginError
 
 #: Options every task command has; task fields may not reuse these names.
 RESERVED = frozenset({"config", "dry_run", "json", "debug", "help"})
+RESERVED_SHORTS = frozenset({"-c", "-h"})
 _SCALARS = (bool, int, float, str, Path)
 TASK_PANEL = "Task options"
 
@@ -57,6 +58,9 @@ class CliField:
 
 
 def _unwrap_optional(annotation: Any) -> Any:
+    """``X | None`` → ``X``; ``Annotated[X, ...]`` → ``X`` (constraints stay with pydantic)."""
+    if typing.get_origin(annotation) is Annotated:
+        return _unwrap_optional(typing.get_args(annotation)[0])
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -69,7 +73,9 @@ def _cli_type(annotation: Any) -> Any | None:
     """The Typer-usable form of a field type, or None when it has no command-line form."""
     annotation = _unwrap_optional(annotation)
     origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
+    args = tuple(
+        _unwrap_optional(a) if a is not Ellipsis else a for a in typing.get_args(annotation)
+    )
     if _is_scalar(annotation):
         return annotation
     if origin is typing.Literal and all(isinstance(a, str | int) for a in args):
@@ -104,8 +110,46 @@ def _field_default(info: FieldInfo) -> Any:
     return None if info.default is PydanticUndefined else info.default
 
 
-def cli_fields(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[CliField]:
-    """Every field of ``model`` (nested models flattened) that has a command-line form."""
+def cli_fields(model: type[BaseModel]) -> list[CliField]:
+    """Every field of ``model`` (nested models flattened) that has a command-line form.
+
+    Raises :class:`PluginError` when a field would clash with medtk's own options or with
+    another field, so a plugin's mistake is reported by name instead of crashing the CLI.
+    """
+    fields = _collect(model, (), (model,))
+    for field in fields:
+        where = f"config model {model.__name__}, field {'.'.join(field.path)!r}"
+        if field.param_name.startswith("medtk_") or field.short in RESERVED_SHORTS:
+            raise PluginError(f"{where} takes a name or alias reserved by medtk; rename it")
+        if any("__" in part for part in field.path):
+            raise PluginError(
+                f"{where}: names with '__' could clash with nested options; rename it"
+            )
+    return fields
+
+
+def config_only_fields(model: type[BaseModel]) -> list[str]:
+    """Dotted names of fields that only a ``--config`` file can set (mappings, unions…)."""
+    flat = {".".join(f.path) for f in _collect(model, (), (model,))}
+    return sorted(set(_all_leaf_paths(model, (), (model,))) - flat)
+
+
+def _all_leaf_paths(
+    model: type[BaseModel], prefix: tuple[str, ...], parents: tuple[type, ...]
+) -> list[str]:
+    paths = []
+    for name, info in model.model_fields.items():
+        nested = _unwrap_optional(info.annotation)
+        if _is_model(nested) and nested not in parents:
+            paths += _all_leaf_paths(nested, (*prefix, name), (*parents, nested))
+        else:
+            paths.append(".".join((*prefix, name)))
+    return paths
+
+
+def _collect(
+    model: type[BaseModel], prefix: tuple[str, ...], parents: tuple[type, ...]
+) -> list[CliField]:
     fields: list[CliField] = []
     for name, info in model.model_fields.items():
         path = (*prefix, name)
@@ -115,7 +159,10 @@ def cli_fields(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[Cli
                 f"{name!r}; rename the field"
             )
         if _is_model(info.annotation):
-            fields += cli_fields(_unwrap_optional(info.annotation), path)
+            nested = _unwrap_optional(info.annotation)
+            if nested in parents:
+                continue  # a recursive model has no finite set of options: config file only
+            fields += _collect(nested, path, (*parents, nested))
             continue
         cli_type = _cli_type(info.annotation)
         if cli_type is None:

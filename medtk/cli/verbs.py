@@ -6,7 +6,9 @@ Subcommands are built on demand: ``medtk --help`` loads no plugin, and ``medtk t
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import sys
 from typing import Any, ClassVar
 
 import typer
@@ -64,12 +66,13 @@ class VerbGroup(TyperGroup):
                     names.add(name)
         return sorted(names)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # noqa: ARG002
         if cmd_name in self._built:
             return self._built[cmd_name]
         task_cls = self._task_class(cmd_name)
         if task_cls is None:
-            known = self.list_commands(ctx)
+            registries = self.state.plugins.registries  # names only: no task is imported
+            known = sorted({n for kind in self.kinds for n in registries.of(kind).names()})
             close = difflib.get_close_matches(cmd_name, known, n=3, cutoff=0.6)
             hint = (
                 f"; did you mean: {', '.join(close)}?"
@@ -97,12 +100,27 @@ def verb_app(verb: str, state: AppState) -> typer.Typer:
     group_cls = type(
         f"{verb.title()}Group", (VerbGroup,), {"verb": verb, "state": state, "kinds": kinds}
     )
-    return typer.Typer(
+    app = typer.Typer(
         cls=group_cls,
         name=verb,
         help=VERB_HELP[verb],
         short_help=VERB_HELP[verb],
         epilog=VERB_EPILOG,
-        no_args_is_help=True,
         rich_markup_mode="rich",
     )
+    app.callback(invoke_without_command=True)(help_on_stderr_without_command)
+    return app
+
+
+def help_on_stderr_without_command(ctx: typer.Context) -> None:
+    """A group called without a command is bad usage: its help goes to stderr, exit 2.
+
+    (Click would print the help on stdout, where a script expects data.)
+    """
+    if ctx.invoked_subcommand is not None or ctx.resilient_parsing:
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        text = ctx.get_help()  # Typer's rich help prints itself; plain help is returned
+    if text:
+        print(text, file=sys.stderr)
+    raise typer.Exit(2)
