@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +197,62 @@ def test_predict_scores_points_and_rejects_bad_input(plugin_site, tmp_path, monk
     assert bad.returncode == 2
     assert "has 3 columns; the run was trained on 2 features" in one_error_line(bad)
     assert not (tmp_path / "p2.csv").exists()
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    nothing = run_example(
+        plugin_site, "predict", "example", str(run), str(empty), "-o", str(tmp_path / "p3.csv")
+    )
+    assert nothing.returncode == 2
+    assert f"cannot read points from '{empty}'" in one_error_line(nothing)
+
+
+def test_pip_install_and_uninstall_add_and_remove_the_plugin(tmp_path):
+    """A real install into a real environment, then a real uninstall."""
+    import site
+    import subprocess
+    import venv
+
+    from conftest import FIXTURES
+
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    # The new environment sees this one's packages (medtk, pip, hatchling) through a .pth.
+    own_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parents = [p for p in site.getsitepackages() if p != own_site]
+    (Path(own_site) / "parent-env.pth").write_text("\n".join(parents) + "\n")
+
+    def plugins() -> set[str]:
+        listed = subprocess.run(
+            [str(python), "-m", "medtk", "plugins", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {row["name"] for row in json.loads(listed.stdout)}
+
+    def pip(*args: str) -> None:
+        subprocess.run(
+            [str(python), "-m", "pip", *args],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PIP_FIND_LINKS": ""},
+        )
+
+    assert "example" not in plugins()
+    pip(
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        str(FIXTURES / "medtk-example-plugin"),
+    )
+    assert "example" in plugins()
+    pip("uninstall", "--yes", "medtk-example-plugin")
+    assert "example" not in plugins()
