@@ -39,16 +39,7 @@ def lint(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Regenerate the CLI reference from the app, then build the site strictly."""
     session.install(".", "--group", "docs")
-    session.run(
-        "typer",
-        "medtk.cli.reference",
-        "utils",
-        "docs",
-        "--name",
-        "medtk",
-        "--output",
-        "docs/cli.md",
-    )
+    session.run("python", "-m", "medtk.cli.reference", "docs/cli.md")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 

@@ -11,7 +11,7 @@ import pytest
 import medtk
 from conftest import run_medtk
 from medtk.tasks import VERBS
-from toys import ToyPlugin
+from toys import ToyPlugin, one_entry_plugin
 
 
 def test_help_lists_the_six_verbs_and_the_listing_commands():
@@ -65,14 +65,8 @@ def test_help_asked_for_goes_to_stdout(cli):
 
 
 def test_an_unknown_task_hint_imports_no_task(cli):
-    class Lazy:
-        from medtk import hookimpl
-
-        @hookimpl
-        def register_tasks(self, register):
-            register("ghost", "medtk_ghost_module:Task")
-
-    result = cli("train", "ghst", plugins=[("lazy", Lazy())])
+    lazy = one_entry_plugin("tasks", "ghost", "medtk_ghost_module:Task", "lazy")
+    result = cli("train", "ghst", plugins=lazy)
     assert result.err_lines == [
         "medtk: error: no task 'ghst' can train; did you mean: ghost? (see 'medtk train --help')"
     ]
@@ -215,21 +209,15 @@ def test_a_broken_plugin_does_not_stop_the_cli(cli):
 
 
 def test_a_task_target_that_cannot_import_is_reported_when_used(cli):
-    class Lazy:
-        from medtk import hookimpl
-
-        @hookimpl
-        def register_tasks(self, register):
-            register("ghost", "medtk_ghost_module:Task")
-
-    result = cli("train", "ghost", "--help", plugins=[("lazy", Lazy())])
+    lazy = one_entry_plugin("tasks", "ghost", "medtk_ghost_module:Task", "lazy")
+    result = cli("train", "ghost", "--help", plugins=lazy)
     assert result.code == 1
     assert result.err_lines == [
         "medtk: error: task 'ghost' of plugin 'lazy': cannot import "
         "'medtk_ghost_module': No module named 'medtk_ghost_module' "
         "(run 'medtk --debug …' for the traceback)"
     ]
-    listing = cli("train", "--help", plugins=[("lazy", Lazy())])
+    listing = cli("train", "--help", plugins=lazy)
     assert listing.code == 0
     assert "cannot import 'medtk_ghost_module'" in listing.err
 
@@ -237,7 +225,6 @@ def test_a_task_target_that_cannot_import_is_reported_when_used(cli):
 def test_a_renderer_is_found_even_when_a_task_has_its_name(cli, tmp_path):
     from typing import ClassVar
 
-    from medtk import hookimpl
     from medtk.config import TaskConfig
     from medtk.tasks import Task, TaskResult
 
@@ -249,12 +236,8 @@ def test_a_renderer_is_found_even_when_a_task_has_its_name(cli, tmp_path):
         def render(self, config, ctx):
             return TaskResult(record={"drawn": True})
 
-    class Plugin:
-        @hookimpl
-        def register_renderers(self, register):
-            register("toy", Picture)  # same name as the toy task, which cannot render
-
-    result = cli("render", "toy", "--json", plugins=[("toy", ToyPlugin()), ("pics", Plugin())])
+    plugin = one_entry_plugin("renderers", "toy", Picture, "p")
+    result = cli("render", "toy", "--json", plugins=[("toy", ToyPlugin()), *plugin])
     assert result.code == 0, result.err
     assert json.loads(result.out) == {"path": None, "drawn": True}
 
@@ -264,7 +247,6 @@ def test_a_nested_config_that_ignores_typos_is_refused(cli):
 
     from pydantic import BaseModel
 
-    from medtk import hookimpl
     from medtk.config import TaskConfig
     from medtk.tasks import Task
 
@@ -280,12 +262,8 @@ def test_a_nested_config_that_ignores_typos_is_refused(cli):
         def train(self, config, ctx):
             raise AssertionError("never reached")
 
-    class Plugin:
-        @hookimpl
-        def register_tasks(self, register):
-            register("careless", Careless)
-
-    result = cli("train", "careless", "--help", plugins=[("p", Plugin())])
+    plugin = one_entry_plugin("tasks", "careless", Careless, "p")
+    result = cli("train", "careless", "--help", plugins=plugin)
     assert result.code == 1
     assert "nested config Loose must derive from TaskConfig" in result.err
 
@@ -299,7 +277,6 @@ def test_debug_works_after_the_task_name_too(cli, tmp_path):
 def test_brackets_in_names_and_descriptions_are_shown_as_written(cli):
     from typing import ClassVar
 
-    from medtk import hookimpl
     from medtk.config import TaskConfig, option
     from medtk.tasks import Task
 
@@ -314,12 +291,8 @@ def test_brackets_in_names_and_descriptions_are_shown_as_written(cli):
         def preprocess(self, config, ctx):
             raise KeyError("[red] missing")
 
-    class Plugin:
-        @hookimpl
-        def register_tasks(self, register):
-            register("window", Windowing)
-
-    plugins = [("p", Plugin())]
+    plugin = one_entry_plugin("tasks", "window", Windowing, "p")
+    plugins = plugin
     help_text = cli("preprocess", "window", "--help", plugins=plugins).out
     assert "Hounsfield window [lower, upper]." in help_text
     assert "Window CT in [lo, hi] and [bold]nothing else[/bold]." in help_text
@@ -333,7 +306,6 @@ def test_json_output_is_strict_json(cli):
 
     import numpy as np
 
-    from medtk import hookimpl
     from medtk.config import TaskConfig
     from medtk.tasks import Task, TaskResult
 
@@ -350,12 +322,8 @@ def test_json_output_is_strict_json(cli):
                 }
             )
 
-    class Plugin:
-        @hookimpl
-        def register_tasks(self, register):
-            register("scores", Scores)
-
-    result = cli("evaluate", "scores", "--json", plugins=[("p", Plugin())])
+    plugin = one_entry_plugin("tasks", "scores", Scores, "p")
+    result = cli("evaluate", "scores", "--json", plugins=plugin)
     assert result.code == 0
     assert "NaN" not in result.out
     assert json.loads(result.out) == {

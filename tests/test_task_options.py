@@ -14,7 +14,7 @@ from pydantic import Field
 from medtk.cli.task_options import cli_fields, config_only_fields
 from medtk.config import TaskConfig, option
 from medtk.errors import PluginError
-from toys import ToyTrain
+from toys import ToyTrain, one_entry_plugin
 
 DEFAULTS = ToyTrain().model_dump(mode="json")
 
@@ -240,7 +240,6 @@ class _Mapping(TaskConfig):
 def _task_plugin(options_model):
     from typing import ClassVar
 
-    from medtk import hookimpl
     from medtk.tasks import Task, TaskResult
 
     class Probe(Task):
@@ -249,12 +248,7 @@ def _task_plugin(options_model):
         def train(self, config, ctx):
             return TaskResult(record=config.model_dump(mode="json"))
 
-    class Plugin:
-        @hookimpl
-        def register_tasks(self, register):
-            register("probe", Probe)
-
-    return [("p", Plugin())]
+    return one_entry_plugin("tasks", "probe", Probe)
 
 
 def test_config_only_fields_are_named_in_help_and_in_errors(cli, tmp_path):

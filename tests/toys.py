@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+import types
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -89,3 +90,15 @@ class ToyPlugin:
     @hookimpl
     def register_losses(self, register):
         register("toy-l1", "torch.nn:L1Loss")
+
+
+def one_entry_plugin(kind: str, name: str, target: object, plugin: str = "p"):
+    """A plugin registering one ``kind`` entry, as the cli fixture's ``plugins=`` takes it."""
+
+    @hookimpl(specname=f"register_{kind}")
+    def register_one(register):
+        register(name, target)
+
+    module = types.ModuleType(f"medtk_test_plugin_{plugin}")
+    module.register_one = register_one
+    return [(plugin, module)]
