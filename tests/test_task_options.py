@@ -273,13 +273,24 @@ def test_config_only_fields_are_named_in_help_and_in_errors(cli, tmp_path):
         "class M(TaskConfig):\n    medtk_json: bool = False",
         "class M(TaskConfig):\n    cfg: str = option('x', 'a', short='-c')",
         "class M(TaskConfig):\n    a__b: int = 1",
+        "class M(TaskConfig):\n    a: int = option(1, short='-o')\n    b: int = option(2, short='-o')",  # noqa: E501
+        "class M(TaskConfig):\n    augment: bool = True\n    no_augment: bool = False",
     ],
 )
-def test_fields_that_would_clash_with_medtk_options_are_refused(model_source):
+def test_fields_that_would_clash_with_options_are_refused(model_source):
     namespace = {"TaskConfig": TaskConfig, "option": option}
     exec(model_source, namespace)
     with pytest.raises(PluginError, match="rename it"):
         cli_fields(namespace["M"])
+
+
+def test_a_clash_names_the_option_and_its_owner():
+    class Twice(TaskConfig):
+        first: int = option(1, short="-o")
+        second: int = option(2, short="-o")
+
+    with pytest.raises(PluginError, match="option -o is already taken by first"):
+        cli_fields(Twice)
 
 
 class Node(TaskConfig):

@@ -72,6 +72,7 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def _usage_message(exc: Exception) -> str | None:
     message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    message = message.replace("Value error, ", "")  # pydantic's prefix inside Typer's text
     if not message:
         return None
     ctx = getattr(exc, "ctx", None)

@@ -71,7 +71,7 @@ def _common_parameters() -> list[inspect.Parameter]:
             help_text="Print a JSON record on stdout instead of the output path.",
         ),
         _run_option(
-            "medtk_debug", "--debug", help_text="Show the full traceback if the task fails."
+            "medtk_debug", "--debug", help_text="Show full tracebacks instead of one-line errors."
         ),
     ]
 

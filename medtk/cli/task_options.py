@@ -52,6 +52,18 @@ class CliField:
         return "__".join(self.path)
 
     @property
+    def flags(self) -> list[str]:
+        """Every command-line spelling this field takes (``--x``, ``--no-x``, ``-x``)."""
+        if self.argument:
+            return []
+        flags = [self.option_name]
+        if self.annotation is bool:
+            flags.append(f"--no-{self.option_name[2:]}")
+        if self.short:
+            flags.append(self.short)
+        return flags
+
+    @property
     def option_name(self) -> str:
         """``--epochs``, ``--weight-decay``, ``--optim.lr``."""
         return "--" + ".".join(part.replace("_", "-") for part in self.path)
@@ -117,14 +129,21 @@ def cli_fields(model: type[BaseModel]) -> list[CliField]:
     another field, so a plugin's mistake is reported by name instead of crashing the CLI.
     """
     fields = _collect(model, (), (model,))
+    taken: dict[str, str] = {f"--{name.replace('_', '-')}": "medtk" for name in RESERVED}
+    taken.update(dict.fromkeys(RESERVED_SHORTS, "medtk"))
     for field in fields:
-        where = f"config model {model.__name__}, field {'.'.join(field.path)!r}"
-        if field.param_name.startswith("medtk_") or field.short in RESERVED_SHORTS:
-            raise PluginError(f"{where} takes a name or alias reserved by medtk; rename it")
+        dotted = ".".join(field.path)
+        where = f"config model {model.__name__}, field {dotted!r}"
+        if field.param_name.startswith("medtk_"):
+            raise PluginError(f"{where}: the prefix 'medtk_' is reserved; rename it")
         if any("__" in part for part in field.path):
             raise PluginError(
                 f"{where}: names with '__' could clash with nested options; rename it"
             )
+        for flag in field.flags:
+            owner = taken.setdefault(flag, dotted)
+            if owner != dotted:
+                raise PluginError(f"{where}: option {flag} is already taken by {owner}; rename it")
     return fields
 
 
