@@ -55,32 +55,33 @@ def cli(
     return run
 
 
+def pip(*args: str, python: Path | str = sys.executable) -> None:
+    """Run pip offline (no index, no build isolation, no dependencies); fail with its stderr."""
+    command = [str(python), "-m", "pip", *args, "--quiet"]
+    if args[0] in ("install", "wheel"):
+        command += ["--no-index", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PIP_FIND_LINKS": ""},
+    )
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{done.stderr}")
+
+
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example and the broken plugin, pip-installed for real into a target folder."""
     target = tmp_path_factory.mktemp("site")
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            str(FIXTURES / "medtk-example-plugin"),
-            str(FIXTURES / "medtk-broken-plugin"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PIP_FIND_LINKS": "", "PIP_NO_WARN_SCRIPT_LOCATION": "1"},
+    pip(
+        "install",
+        "--target",
+        str(target),
+        str(FIXTURES / "medtk-example-plugin"),
+        str(FIXTURES / "medtk-broken-plugin"),
     )
-    if installed.returncode != 0:
-        pytest.fail(f"pip could not install the fixture plugins:\n{installed.stderr}")
     return target
 
 

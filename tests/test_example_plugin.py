@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -213,7 +212,7 @@ def test_pip_install_and_uninstall_add_and_remove_the_plugin(tmp_path):
     import subprocess
     import venv
 
-    from conftest import FIXTURES
+    from conftest import FIXTURES, pip
 
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
@@ -237,22 +236,8 @@ def test_pip_install_and_uninstall_add_and_remove_the_plugin(tmp_path):
         )
         return {row["name"] for row in json.loads(listed.stdout)}
 
-    def pip(*args: str) -> None:
-        subprocess.run(
-            [str(python), "-m", "pip", *args],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PIP_FIND_LINKS": ""},
-        )
-
     assert "example" not in plugins()
-    pip(
-        "install",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        str(FIXTURES / "medtk-example-plugin"),
-    )
+    pip("install", str(FIXTURES / "medtk-example-plugin"), python=python)
     assert "example" in plugins()
-    pip("uninstall", "--yes", "medtk-example-plugin")
+    pip("uninstall", "--yes", "medtk-example-plugin", python=python)
     assert "example" not in plugins()

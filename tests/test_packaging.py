@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import pytest
 
-from conftest import REPO_ROOT, run_medtk
+from conftest import REPO_ROOT, pip, run_medtk
 
 PROBE_PLUGIN = """
 from medtk import hookimpl
@@ -46,26 +43,7 @@ def wheel_with_a_builtin_family(tmp_path_factory):
     )
     (source / "pyproject.toml").write_text(pyproject)
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            str(out),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_FIND_LINKS": ""},
-    )
-    assert built.returncode == 0, built.stderr
+    pip("wheel", "--wheel-dir", str(out), str(source))
     (wheel,) = out.glob("medtk-*.whl")
     return wheel
 
@@ -83,23 +61,7 @@ def test_a_family_in_plugins_ships_as_a_top_level_package(wheel_with_a_builtin_f
 
 def test_a_builtin_family_loads_like_a_third_party_plugin(wheel_with_a_builtin_family, tmp_path):
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(site),
-            str(wheel_with_a_builtin_family),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_FIND_LINKS": ""},
-    )
+    pip("install", "--target", str(site), str(wheel_with_a_builtin_family))
     result = run_medtk("plugins", "--json", site=site)
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["probe"]["distribution"] == "medtk"
