@@ -52,27 +52,29 @@ class VerbGroup(TyperGroup):
         supporting = [task_cls for task_cls in found if self.verb in task_cls.options]
         return (supporting or found or [None])[0]
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:  # noqa: ARG002 (Click's API)
-        names = set()
+    def _registered_names(self) -> list[str]:
+        """Names in this verb's registries, read without importing any task."""
         registries = self.state.plugins.registries
-        for kind in self.kinds:
-            for name in registries.of(kind).names():
-                try:
-                    task_cls = self._task_class(name)
-                except MedtkError as exc:
-                    self.state.console.print(f"medtk: warning: {exc}", style="yellow")
-                    continue
-                if task_cls is not None and self.verb in task_cls.options:
-                    names.add(name)
-        return sorted(names)
+        return sorted({name for kind in self.kinds for name in registries.of(kind).names()})
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # noqa: ARG002 (Click's API)
+        names = []
+        for name in self._registered_names():
+            try:
+                task_cls = self._task_class(name)
+            except MedtkError as exc:
+                self.state.console.print(f"medtk: warning: {exc}", style="yellow")
+                continue
+            if task_cls is not None and self.verb in task_cls.options:
+                names.append(name)
+        return names
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # noqa: ARG002
         if cmd_name in self._built:
             return self._built[cmd_name]
         task_cls = self._task_class(cmd_name)
         if task_cls is None:
-            registries = self.state.plugins.registries  # names only: no task is imported
-            known = sorted({n for kind in self.kinds for n in registries.of(kind).names()})
+            known = self._registered_names()
             close = difflib.get_close_matches(cmd_name, known, n=3, cutoff=0.6)
             hint = (
                 f"; did you mean: {', '.join(close)}?"
