@@ -66,6 +66,7 @@ class Plugins:
         """One JSON-ready record per plugin, with the names it registered by kind."""
         rows = []
         for record in self.records:
+            ok = record.status == "ok"  # a skipped plugin owns nothing, whoever shares its name
             row: dict[str, Any] = {
                 "name": record.name,
                 "version": record.version,
@@ -74,8 +75,7 @@ class Plugins:
                 "status": record.status,
                 "error": record.error,
             }
-            for kind in KINDS:  # a skipped plugin owns nothing, whoever shares its name
-                ok = record.status == "ok"
+            for kind in KINDS:
                 row[kind] = self.registries.of(kind).by_plugin(record.name) if ok else []
             rows.append(row)
         return rows

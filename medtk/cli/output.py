@@ -39,6 +39,11 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
+def warn(message: str, console: Console | None = None) -> None:
+    """One ``medtk: warning:`` line on stderr."""
+    (console or stderr_console()).print(f"medtk: warning: {message}", style="yellow")
+
+
 class Output:
     """The data sink of one command; ``json_mode`` switches it to machine records."""
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from medtk.cli.output import stderr_console
+from medtk.cli.output import stderr_console, warn
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 def _load_installed_plugins() -> Plugins:
     from medtk.plugins import load_plugins
 
-    console = stderr_console()
-    return load_plugins(warn=lambda msg: console.print(f"medtk: warning: {msg}", style="yellow"))
+    return load_plugins(warn=warn)
 
 
 @dataclass

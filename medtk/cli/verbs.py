@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import typer
 from typer.core import TyperGroup
 
+from medtk.cli.output import warn
 from medtk.cli.state import AppState
 from medtk.errors import BadInputError, MedtkError, UnknownNameError
 from medtk.tasks import Task, validate_task_class
@@ -63,7 +64,7 @@ class VerbGroup(TyperGroup):
             try:
                 task_cls = self._task_class(name)
             except MedtkError as exc:
-                self.state.console.print(f"medtk: warning: {exc}", style="yellow")
+                warn(str(exc), self.state.console)
                 continue
             if task_cls is not None and self.verb in task_cls.options:
                 names.append(name)
