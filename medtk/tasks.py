@@ -29,16 +29,29 @@ VERBS: tuple[str, ...] = ("preprocess", "train", "predict", "evaluate", "superre
 
 @dataclass
 class TaskResult:
-    """What a task made: the path printed on stdout and a JSON-ready record for ``--json``."""
+    """What a task made: the path printed on stdout and a JSON-ready record for ``--json``.
+
+    A task that makes several outputs (one store per input) lists them in ``paths``;
+    stdout then gets one per line, so ``xargs`` and ``while read`` can chain them.
+    """
 
     path: Path | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    paths: list[Path] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
-        """The record with the path included, as ``--json`` prints it."""
-        record = {"path": str(self.path) if self.path is not None else None}
+        """The record with the path(s) included, as ``--json`` prints it."""
+        record: dict[str, Any] = {"path": str(self.path) if self.path is not None else None}
+        if self.paths:
+            record["paths"] = [str(p) for p in self.paths]
         record.update(self.record)
         return record
+
+    def lines(self) -> list[str]:
+        """What stdout gets without ``--json``: every output path, one per line."""
+        if self.paths:
+            return [str(p) for p in self.paths]
+        return [str(self.path)] if self.path is not None else []
 
 
 @dataclass
@@ -49,6 +62,8 @@ class TaskContext:
     console: Console
     verb: str
     task: str
+    #: True under ``--json``: stdout carries only the JSON record, so print nothing there.
+    json: bool = False
 
     def log(self, message: str) -> None:
         """One line of progress for people, on stderr."""

@@ -104,7 +104,11 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
             output.line(dump_config(config, as_json=output.json_mode).rstrip("\n"))
             return
         context = TaskContext(
-            registries=state.plugins.registries, console=state.console, verb=verb, task=name
+            registries=state.plugins.registries,
+            console=state.console,
+            verb=verb,
+            task=name,
+            json=output.json_mode,
         )
         try:
             result = getattr(task_cls(), verb)(config, context)
@@ -114,8 +118,9 @@ def build_task_command(state: AppState, verb: str, name: str, task_cls: type[Tas
             return
         if output.json_mode:
             output.json(result.as_record())
-        elif result.path is not None:
-            output.line(str(result.path))
+        else:
+            for line in result.lines():
+                output.line(line)
 
     # Arguments first, so `medtk preprocess ingest SRC -o OUT` reads naturally.
     ordered = [f for f in fields if f.argument] + [f for f in fields if not f.argument]

@@ -1,0 +1,84 @@
+"""medtk's built-in plugin: the readers and the ``medtk preprocess`` steps of the core.
+
+It registers through the ``medtk`` entry-point group like any third-party plugin; every
+target is a lazy import path, so listing plugins imports no reader library.
+"""
+
+from __future__ import annotations
+
+from medtk.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_readers(register: Register) -> None:
+    """The input formats ``medtk preprocess ingest`` reads (detected by content)."""
+    register(
+        "openslide",
+        "medtk.io.openslide_reader:OpenSlideReader",
+        description="Whole-slide images through OpenSlide (SVS, NDPI, MRXS, SCN, Philips …)",
+        suffixes=[".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".tif", ".tiff"],
+        priority=20,
+    )
+    register(
+        "dicom",
+        "medtk.io.dicom:DicomReader",
+        description="DICOM files and series folders (pydicom), rescaled to Hounsfield units",
+        suffixes=[".dcm", ".dicom", ""],
+        priority=10,
+    )
+    register(
+        "nifti",
+        "medtk.io.nifti:NiftiReader",
+        description="NIfTI-1 and NIfTI-2 volumes (nibabel)",
+        suffixes=[".nii", ".nii.gz"],
+        priority=10,
+    )
+    register(
+        "itk",
+        "medtk.io.itk:ItkReader",
+        description="NRRD and MetaImage as 3D Slicer and ITK write them (SimpleITK)",
+        suffixes=[".nrrd", ".nhdr", ".mha", ".mhd"],
+        priority=10,
+    )
+    register(
+        "hdf5",
+        "medtk.io.hdf5:Hdf5Reader",
+        description="HDF5 image/annotation pairs, datasets named 0..n-1 (h5py)",
+        suffixes=[".h5", ".hdf5"],
+        priority=10,
+    )
+    register(
+        "tiff",
+        "medtk.io.tiff:TiffReader",
+        description="TIFF, BigTIFF, OME-TIFF, stacks and tiled pyramids (tifffile)",
+        suffixes=[".tif", ".tiff", ".ome.tif", ".ome.tiff"],
+        priority=10,
+    )
+    register(
+        "npy",
+        "medtk.io.numpy_reader:NpyReader",
+        description="NumPy .npy arrays, memory-mapped",
+        suffixes=[".npy"],
+        priority=10,
+    )
+    register(
+        "slices",
+        "medtk.io.slices:SliceFolderReader",
+        description="PNG/JPEG files, and folders of PNG/JPEG/TIFF slices stacked along z",
+        suffixes=[".png", ".jpg", ".jpeg", ""],
+        priority=5,
+    )
+
+
+@hookimpl
+def register_tasks(register: Register) -> None:
+    """The ``medtk preprocess`` steps every family builds on."""
+    steps = {
+        "ingest": ("medtk.preprocess.ingest:IngestTask", "Any supported input → OME-Zarr store"),
+        "info": ("medtk.preprocess.info:InfoTask", "Levels, shapes, chunks and metadata"),
+        "patches": ("medtk.preprocess.patches:PatchesTask", "Tissue patch grid of a slide"),
+        "window": ("medtk.preprocess.window:WindowTask", "Hounsfield-windowed copy of a CT"),
+        "cohort": ("medtk.preprocess.cohort:CohortTask", "Cohort table with grouped folds"),
+    }
+    for name, (target, description) in steps.items():
+        register(name, target, description=description)

@@ -1,0 +1,322 @@
+"""Multiscale pyramids written block by block: bounded memory, parallel, resumable.
+
+Level 0 is streamed from the reader in blocks sized so that each block maps onto whole
+chunks of several pyramid levels at once: a block is read once, written to level 0, and
+downsampled in memory to the next levels. The lowest level a pass reaches becomes the
+source of the next pass. No step ever holds more than a few blocks, whatever the image
+size, and every finished block is logged in a journal, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from medtk.io.journal import Journal
+from medtk.io.source import Region
+
+Downsampling = Literal["mean", "nearest"]
+#: Largest block (bytes at the pass's source level) a worker holds; a few are in flight.
+DEFAULT_BLOCK_BYTES = 48 << 20
+
+
+@dataclass(frozen=True)
+class PyramidPlan:
+    """Shapes, chunks, physical scales and downsampling factors of every level."""
+
+    axes: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    chunks: tuple[tuple[int, ...], ...]
+    scales: tuple[tuple[float, ...], ...]
+    #: ``factors[i]``: integer factor per axis from level ``i`` to level ``i + 1``.
+    factors: tuple[tuple[int, ...], ...]
+
+    @property
+    def levels(self) -> int:
+        """How many levels the pyramid has."""
+        return len(self.shapes)
+
+    def factor_between(self, low: int, high: int) -> tuple[int, ...]:
+        """The cumulative factor per axis from level ``low`` to level ``high``."""
+        total = [1] * len(self.axes)
+        for step in self.factors[low:high]:
+            total = [t * f for t, f in zip(total, step, strict=True)]
+        return tuple(total)
+
+
+def plan_pyramid(
+    shape: Sequence[int],
+    axes: Sequence[str],
+    spacing: Sequence[float],
+    chunks: Sequence[int],
+    *,
+    min_size: int = 256,
+    max_levels: int = 16,
+) -> PyramidPlan:
+    """Plan levels until the larger of y and x is at most ``min_size``.
+
+    y and x halve at every level. z halves too once its spacing is no coarser than 1.5
+    times the in-plane spacing at that level, so an anisotropic CT (5 mm slices, 0.7 mm
+    pixels) keeps its slices until the in-plane resolution has caught up, and an
+    isotropic EM volume shrinks evenly. Channels and time never shrink.
+    """
+    axes = tuple(axes)
+    spatial = [a for a in axes if a in ("z", "y", "x")]
+    physical = dict(zip(spatial, spacing, strict=True))
+    shapes = [tuple(int(n) for n in shape)]
+    scales = [tuple(physical.get(a, 1.0) for a in axes)]
+    factors: list[tuple[int, ...]] = []
+    in_plane = [a for a in ("y", "x") if a in axes]
+    while len(shapes) < max_levels:
+        current = dict(zip(axes, shapes[-1], strict=True))
+        if not in_plane or max(current[a] for a in in_plane) <= min_size:
+            break
+        finest = min(physical[a] for a in in_plane)
+        step = []
+        for axis in axes:
+            shrink = axis in in_plane or (axis == "z" and physical["z"] <= 1.5 * finest)
+            step.append(2 if shrink and current[axis] > 1 else 1)
+        for axis, f in zip(axes, step, strict=True):
+            if axis in physical:
+                physical[axis] *= f
+        factors.append(tuple(step))
+        shapes.append(tuple(math.ceil(n / f) for n, f in zip(shapes[-1], step, strict=True)))
+        scales.append(tuple(physical.get(a, 1.0) for a in axes))
+    level_chunks = tuple(
+        tuple(min(c, n) for c, n in zip(chunks, level_shape, strict=True)) for level_shape in shapes
+    )
+    return PyramidPlan(axes, tuple(shapes), level_chunks, tuple(scales), tuple(factors))
+
+
+def downsample(block: np.ndarray, factors: Sequence[int], method: Downsampling) -> np.ndarray:
+    """Shrink ``block`` by integer ``factors``: block mean for images, every n-th for labels.
+
+    A partial edge (odd size) is averaged over the pixels it has, so a block cut at the
+    image border gives the same values as the whole image would.
+    """
+    if all(f == 1 for f in factors):
+        return block
+    if method == "nearest":
+        return block[tuple(slice(None, None, f) for f in factors)]
+    pad = [(0, (-n) % f) for n, f in zip(block.shape, factors, strict=True)]
+    work = block.astype(np.float32, copy=False)
+    weights = np.ones(block.shape, dtype=np.float32)
+    if any(p for _, p in pad):
+        work = np.pad(work, pad)
+        weights = np.pad(weights, pad)
+    split: list[int] = []
+    for n, f in zip(work.shape, factors, strict=True):
+        split += [n // f, f]
+    reduce_axes = tuple(range(1, 2 * block.ndim, 2))
+    total = work.reshape(split).sum(axis=reduce_axes)
+    count = weights.reshape(split).sum(axis=reduce_axes)
+    mean = total / count
+    if np.issubdtype(block.dtype, np.integer):
+        info = np.iinfo(block.dtype)
+        return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
+    return mean.astype(block.dtype)
+
+
+def plan_passes(plan: PyramidPlan, itemsize: int, budget: int) -> list[tuple[int, int]]:
+    """Split levels into passes ``(source level, last level written)``.
+
+    Each pass takes as many levels as fit: its block (one chunk of the last level, scaled
+    up to the source level) must stay within ``budget`` bytes. Pass 0 reads the input and
+    also writes level 0; a later pass reads the previous pass's last level.
+    """
+    passes: list[tuple[int, int]] = []
+    source = 0
+    while True:
+        last = source
+        while last + 1 < plan.levels:
+            block = _block_shape(plan, source, last + 1)
+            if last > source and math.prod(block) * itemsize > budget:
+                break
+            last += 1
+        if source == 0 or last > source:
+            passes.append((source, last))
+        if last + 1 >= plan.levels:
+            return passes
+        source = last
+
+
+def _block_shape(plan: PyramidPlan, source: int, last: int) -> tuple[int, ...]:
+    """One chunk of level ``last``, in pixels of level ``source``."""
+    factor = plan.factor_between(source, last)
+    return tuple(
+        min(c * f, n)
+        for c, f, n in zip(plan.chunks[last], factor, plan.shapes[source], strict=True)
+    )
+
+
+def block_regions(shape: Sequence[int], block: Sequence[int]) -> Iterator[Region]:
+    """The grid of blocks covering ``shape``, in C order."""
+    ranges = [range(0, n, b) for n, b in zip(shape, block, strict=True)]
+    for corner in itertools.product(*ranges):
+        yield tuple(slice(c, min(c + b, n)) for c, b, n in zip(corner, block, shape, strict=True))
+
+
+def count_blocks(plan: PyramidPlan, passes: Sequence[tuple[int, int]]) -> int:
+    """How many blocks all passes take together (the length of a progress bar)."""
+    total = 0
+    for source, last in passes:
+        block = _block_shape(plan, source, last)
+        total += math.prod(
+            math.ceil(n / b) for n, b in zip(plan.shapes[source], block, strict=True)
+        )
+    return total
+
+
+def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, list[float]]:
+    """Min, max, sum, sum of squares and count per channel, to merge across blocks."""
+    data = np.moveaxis(block, channel_axis, 0) if channel_axis is not None else block[None]
+    flat = data.reshape(data.shape[0], -1).astype(np.float64, copy=False)
+    return {
+        "min": flat.min(axis=1).tolist(),
+        "max": flat.max(axis=1).tolist(),
+        "sum": flat.sum(axis=1).tolist(),
+        "sumsq": np.einsum("ij,ij->i", flat, flat).tolist(),
+        "count": [flat.shape[1]] * flat.shape[0],
+    }
+
+
+def merge_stats(parts: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Whole-image min, max, mean and standard deviation per channel from block parts."""
+    if not parts:
+        return {}
+    arrays = {k: np.array([p[k] for p in parts], dtype=np.float64) for k in parts[0]}
+    count = arrays["count"].sum(axis=0)
+    mean = arrays["sum"].sum(axis=0) / count
+    variance = np.maximum(arrays["sumsq"].sum(axis=0) / count - mean**2, 0.0)
+    return {
+        "min": arrays["min"].min(axis=0).tolist(),
+        "max": arrays["max"].max(axis=0).tolist(),
+        "mean": mean.tolist(),
+        "std": np.sqrt(variance).tolist(),
+    }
+
+
+def _ignore(_: int) -> None:
+    """Default progress callback."""
+
+
+@dataclass
+class PyramidWriter:
+    """Writes one image (or label image) and its pyramid into prepared zarr arrays.
+
+    :param name: journal key prefix (``"image"``, ``"labels/mask"``).
+    :param read: the input's ``read(region)`` at full resolution.
+    :param arrays: one writable zarr array per level, shaped as the plan says.
+    :param method: ``"mean"`` for intensities, ``"nearest"`` for labels.
+    :param journal: where finished blocks are logged and looked up.
+    :param workers: threads reading, downsampling and writing blocks.
+    :param budget: bytes per block at a pass's source level.
+    :param channel_axis: index of ``c`` for per-channel statistics, if any.
+    """
+
+    name: str
+    plan: PyramidPlan
+    read: Callable[[Region], np.ndarray]
+    arrays: Sequence[Any]
+    method: Downsampling
+    journal: Journal
+    workers: int = 4
+    budget: int = DEFAULT_BLOCK_BYTES
+    channel_axis: int | None = None
+    itemsize: int = 1
+
+    def passes(self) -> list[tuple[int, int]]:
+        """The passes this writer makes."""
+        return plan_passes(self.plan, self.itemsize, self.budget)
+
+    def total_blocks(self) -> int:
+        """Blocks over all passes."""
+        return count_blocks(self.plan, self.passes())
+
+    def run(self, on_block: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Write every pass; return level-0 statistics, or the values present in labels."""
+        on_block = on_block or _ignore
+        for number, (source, last) in enumerate(self.passes()):
+            reader = self.read if source == 0 else self._level_reader(source)
+            regions = block_regions(self.plan.shapes[source], _block_shape(self.plan, source, last))
+            jobs = (
+                (f"{self.name}/pass{number}/{index}", region, source, last, reader)
+                for index, region in enumerate(regions)
+            )
+            self._run_jobs(jobs, on_block)
+        first_pass = [
+            info for key, info in self.journal.items() if key.startswith(f"{self.name}/pass0/")
+        ]
+        if self.method != "mean":
+            values = set().union(*(info.get("values", []) for info in first_pass))
+            return {"values": sorted(int(v) for v in values)}
+        return merge_stats([info["stats"] for info in first_pass if "stats" in info])
+
+    def _level_reader(self, level: int) -> Callable[[Region], np.ndarray]:
+        array = self.arrays[level]
+        return lambda region: np.asarray(array[region])
+
+    def _run_jobs(
+        self,
+        jobs: Iterator[tuple[str, Region, int, int, Callable[[Region], np.ndarray]]],
+        on_block: Callable[[int], None],
+    ) -> None:
+        limit = max(1, self.workers) * 2  # blocks in flight bound the memory
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            pending: set[Future[None]] = set()
+            try:
+                for key, region, source, last, reader in jobs:
+                    if key in self.journal:
+                        on_block(1)
+                        continue
+                    pending.add(pool.submit(self._write_block, key, region, source, last, reader))
+                    if len(pending) >= limit:
+                        pending = self._collect(pending, on_block, FIRST_COMPLETED)
+                self._collect(pending, on_block, "ALL_COMPLETED")
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    @staticmethod
+    def _collect(
+        pending: set[Future[None]], on_block: Callable[[int], None], when: str
+    ) -> set[Future[None]]:
+        done, rest = wait(pending, return_when=when)
+        for future in done:
+            future.result()  # re-raise a worker's error here
+            on_block(1)
+        return rest
+
+    def _write_block(
+        self,
+        key: str,
+        region: Region,
+        source: int,
+        last: int,
+        reader: Callable[[Region], np.ndarray],
+    ) -> None:
+        data = np.asarray(reader(region))
+        expected = tuple(s.stop - s.start for s in region)
+        if data.shape != expected:
+            raise ValueError(f"reader returned shape {data.shape} for a region of {expected}")
+        info: dict[str, Any] = {}
+        if source == 0:
+            self.arrays[0][region] = data
+            if self.method == "mean":
+                info["stats"] = block_stats(data, self.channel_axis)
+            else:
+                info["values"] = np.unique(data).tolist()
+        for level in range(source + 1, last + 1):
+            data = downsample(data, self.plan.factors[level - 1], self.method)
+            factor = self.plan.factor_between(source, level)
+            start = [s.start // f for s, f in zip(region, factor, strict=True)]
+            target = tuple(slice(b, b + n) for b, n in zip(start, data.shape, strict=True))
+            self.arrays[level][target] = data
+        self.journal.record(key, info)

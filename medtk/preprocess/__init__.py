@@ -1,0 +1,1 @@
+"""The core ``medtk preprocess`` steps: ingest, info, patches, window and cohort."""

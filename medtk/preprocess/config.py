@@ -1,0 +1,51 @@
+"""Typed options of the core ``medtk preprocess`` steps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from medtk.config import TaskConfig, argument, option
+
+
+def default_workers(asked: int = 0) -> int:
+    """Threads for block work: ``asked``, or the cores this process may use, at most 8."""
+    if asked > 0:
+        return asked
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+class IngestConfig(TaskConfig):
+    """Options of ``medtk preprocess ingest``."""
+
+    sources: list[Path] = argument(
+        ..., "input files or folders (DICOM series, slides, volumes, slice folders)"
+    )
+    out: Path = option(
+        ...,
+        "output store for one input; for several, a folder that gets one store each",
+        short="-o",
+    )
+    label: list[Path] = option(
+        [], "a label image (mask) per input, in input order, stored under labels/"
+    )
+    label_name: str = option("mask", "name of the label image inside the store")
+    format: str | None = option(None, "force this reader instead of detecting the format")
+    label_format: str | None = option(None, "force this reader for the label images")
+    modality: str | None = option(None, "modality to record (CT, MR, WSI, EM …) if unknown")
+    subject: str | None = option(None, "subject id to record (one input only)")
+    chunk_xy: int | None = option(None, "chunk size in y and x (default 1024 2D, 256 3D)", ge=16)
+    chunk_z: int | None = option(None, "chunk size in z (default 32)", ge=1)
+    min_size: int = option(256, "add pyramid levels until y and x are at most this", ge=16)
+    workers: int = option(0, "threads reading and writing blocks (0: one per core, ≤ 8)", ge=0)
+    overwrite: bool = option(False, "replace existing stores (only once the new one is complete)")
+
+
+class InfoConfig(TaskConfig):
+    """Options of ``medtk preprocess info``."""
+
+    store: Path = argument(..., "the store to describe")
