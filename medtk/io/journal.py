@@ -71,6 +71,12 @@ class Journal:
         """Close the log file."""
         self._handle.close()
 
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def items(self) -> list[tuple[str, dict[str, Any]]]:
         """Every finished block and its info."""
         with self._lock:

@@ -64,6 +64,7 @@ class IngestTask(Task):
             chunk_z=config.chunk_z,
             min_size=config.min_size,
             workers=default_workers(config.workers),
+            block_bytes=config.block_mb << 20,
             overwrite=config.overwrite,
         )
         records = []
