@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,8 +106,9 @@ def ingest(
     check_new_output(out, overwrite=options.overwrite, directory=True)
     with open_source(Path(source_path), readers, options.format) as source:
         label = open_source(Path(label_path), readers, options.label_format) if label_path else None
+        labels = {options.label_name: label} if label is not None else {}
         try:
-            return write_store(source, out, label=label, options=options, progress=progress)
+            return write_store(source, out, labels=labels, options=options, progress=progress)
         finally:
             if label is not None:
                 label.close()
@@ -117,11 +118,11 @@ def write_store(
     source: ImageSource,
     out: Path,
     *,
-    label: ImageSource | None = None,
+    labels: Mapping[str, ImageSource] | None = None,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Write an opened image (and label image) as a store, aside and resumably."""
+    """Write an opened image (and label images by name) as a store, aside and resumably."""
     import zarr
 
     options = options or IngestOptions()
@@ -130,11 +131,12 @@ def write_store(
     plan = plan_pyramid(
         source.shape, source.axes, source.spacing, chunks, min_size=options.min_size
     )
-    label_plan, label_read = _label_plan(source, label, plan) if label else (None, None)
+    labels = dict(labels or {})
+    label_plans = {name: _label_plan(source, label, plan) for name, label in labels.items()}
     fingerprint = {
         "store_version": STORE_VERSION,
         "source": file_identity(source.files),
-        "label": file_identity(label.files) if label else None,
+        "labels": {name: file_identity(label.files) for name, label in labels.items()},
         "format": source.format,
         "shape": list(source.shape),
         "chunks": list(chunks),
@@ -149,8 +151,10 @@ def write_store(
     journal = Journal(journal_path, fingerprint)
     resumed = len(journal)
     checksum: dict[str, str] = {}
+    regular_files = [f for f in source.files if Path(f).is_file()]
     hasher = threading.Thread(
-        target=lambda: checksum.update(sha256=sha256_files(source.files)), daemon=True
+        target=lambda: checksum.update(sha256=sha256_files(regular_files) if regular_files else ""),
+        daemon=True,
     )
     hasher.start()
     try:
@@ -168,22 +172,21 @@ def write_store(
             itemsize=source.dtype.itemsize,
         )
         writers = [image]
-        if label is not None and label_plan is not None and label_read is not None:
-            labels_group = root.require_group("labels")
-            label_group = labels_group.require_group(options.label_name)
+        for name, label in labels.items():
+            label_plan, label_read = label_plans[name]
+            dtype = _label_dtype(label)
+            label_group = root.require_group("labels").require_group(name)
             writers.append(
                 PyramidWriter(
-                    name=f"labels/{options.label_name}",
+                    name=f"labels/{name}",
                     plan=label_plan,
                     read=label_read,
-                    arrays=create_levels(
-                        label_group, label_plan, _label_dtype(label), resume=journal.resumed
-                    ),
+                    arrays=create_levels(label_group, label_plan, dtype, resume=journal.resumed),
                     method="nearest",
                     journal=journal,
                     workers=options.workers,
                     budget=options.block_bytes,
-                    itemsize=_label_dtype(label).itemsize,
+                    itemsize=dtype.itemsize,
                 )
             )
         progress.start(source.path.name, sum(w.total_blocks() for w in writers))
@@ -191,21 +194,21 @@ def write_store(
         values = [w.run(progress.advance)["values"] for w in writers[1:]]
         stats["percentiles"], stats["percentiles_level"] = _percentiles(image)
         hasher.join()
-        medtk = _medtk_attributes(source, options, stats, checksum.get("sha256"))
+        medtk = _medtk_attributes(source, options, stats, checksum.get("sha256") or None)
         write_image_attributes(root, plan, source.unit, source.path.name, medtk)
-        if label is not None and label_plan is not None:
+        for (name, label), label_values in zip(labels.items(), values, strict=True):
             write_label_attributes(
                 root["labels"],
-                label_group=root["labels"][options.label_name],
-                names=[options.label_name],
-                plan=label_plan,
+                label_group=root["labels"][name],
+                names=list(labels),
+                plan=label_plans[name][0],
                 unit=source.unit,
-                name=options.label_name,
-                values=values[0],
+                name=name,
+                values=label_values,
             )
-            root["labels"][options.label_name].attrs["medtk"] = {
+            root["labels"][name].attrs["medtk"] = {
                 "source": {"path": str(label.path.resolve()), "format": label.format},
-                "values": values[0],
+                "values": label_values,
             }
         journal.close()
         journal_path.unlink()
@@ -224,7 +227,7 @@ def write_store(
         shape=source.shape,
         axes=source.axes,
         levels=plan.levels,
-        labels=[options.label_name] if label else [],
+        labels=list(labels),
     )
 
 
@@ -314,20 +317,38 @@ def _percentiles(writer: PyramidWriter) -> tuple[dict[str, list[float]], int]:
     return {f"{p:g}": values[i].tolist() for i, p in enumerate(PERCENTILES)}, level
 
 
+#: Facts a store states at the top level of its medtk metadata, when known.
+KNOWN_KEYS = (
+    "modality",
+    "subject",
+    "rescale",
+    "magnification",
+    "mpp",
+    "origin",
+    "direction",
+    "window",
+    "derived_from",
+)
+#: Bookkeeping of an earlier store, replaced when a store is made from another one.
+BOOKKEEPING = ("store_version", "medtk_version", "created", "source", "stats", "extra")
+
+
 def _medtk_attributes(
     source: ImageSource, options: IngestOptions, stats: dict[str, Any], sha256: str | None
 ) -> dict[str, Any]:
     """medtk's metadata for a new store: what it is, where it came from, its statistics."""
     meta = dict(source.metadata)
-    known = {}
-    for key in ("modality", "subject", "rescale", "magnification", "mpp", "origin", "direction"):
-        if key in meta:
-            known[key] = meta.pop(key)
+    extra = dict(meta.pop("extra", None) or {})
+    known = {key: meta.pop(key) for key in KNOWN_KEYS if key in meta}
+    for key in BOOKKEEPING:
+        meta.pop(key, None)
+    extra.update(meta)
     if options.modality:
         known["modality"] = options.modality
     if options.subject:
         known["subject"] = options.subject
     known.setdefault("subject", _stem(source.path))
+    files = [Path(f) for f in source.files if Path(f).is_file()]
     return {
         "store_version": STORE_VERSION,
         "medtk_version": __version__,
@@ -336,12 +357,12 @@ def _medtk_attributes(
         "source": {
             "path": str(source.path.resolve()),
             "format": source.format,
-            "files": len(source.files),
-            "bytes": sum(Path(f).stat().st_size for f in source.files),
+            "files": len(files),
+            "bytes": sum(f.stat().st_size for f in files),
             "sha256": sha256,
         },
         "stats": stats,
-        "extra": meta,
+        "extra": extra,
     }
 
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     import zarr
 
+    from medtk.io.source import ImageSource
+
 NGFF_VERSION = "0.5"
 STORE_VERSION = 1
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
@@ -285,6 +287,22 @@ class Store:
         import dask.array as da
 
         return da.from_zarr(self.array(level))
+
+    def source(self, level: int = 0, array: Any = None) -> ImageSource:
+        """A level (or ``array``, an op applied to it) as input for writing a new store."""
+        from medtk.io.source import array_source
+
+        scale = self.levels[level].scale
+        spacing = tuple(s for a, s in zip(self.axes, scale, strict=True) if a in self.spatial_axes)
+        return array_source(
+            self.dask(level) if array is None else array,
+            path=self.path,
+            format="medtk-store",
+            axes=self.axes,
+            spacing=spacing,
+            unit=self.unit,
+            metadata=dict(self.medtk),
+        )
 
     @property
     def labels(self) -> list[str]:

@@ -52,3 +52,40 @@ class InfoConfig(TaskConfig):
     """Options of ``medtk preprocess info``."""
 
     store: Path = argument(..., "the store to describe")
+
+
+class WindowConfig(TaskConfig):
+    """Options of ``medtk preprocess window``."""
+
+    store: Path = argument(..., "a CT store (values in Hounsfield units)")
+    hu: tuple[float, float] = option(
+        (-200.0, 250.0), "window LOW HIGH in Hounsfield units (the NAFLD liver window)"
+    )
+    out: Path | None = option(
+        None, "output store (default: beside the input, STEM.hu-LOW_HIGH.zarr)", short="-o"
+    )
+    workers: int = option(0, "threads reading and writing blocks (0: one per core, ≤ 8)", ge=0)
+    overwrite: bool = option(False, "replace an existing output store")
+
+
+class CohortConfig(TaskConfig):
+    """Options of ``medtk preprocess cohort``."""
+
+    labels: Path = argument(..., "CSV table with one row per subject (id, group, labels)")
+    stores: Path | None = option(None, "folder of stores to match to subjects (by subject id)")
+    out: Path | None = option(
+        None, "cohort table to write (default: beside LABELS, STEM.cohort.csv)", short="-o"
+    )
+    id_column: str = option("subject", "column with the subject id stores are matched to")
+    group_by: str | None = option(
+        None, "column whose values never straddle folds, e.g. patient (default: --id-column)"
+    )
+    stratify: str | None = option(
+        None, "label column to balance across folds (default: the first other column)"
+    )
+    folds: int = option(3, "number of folds", ge=2)
+    seed: int = option(0, "seed of the fold assignment")
+    allow_missing: bool = option(
+        False, "keep subjects without a store (their store column is empty)"
+    )
+    overwrite: bool = option(False, "replace an existing cohort table")
