@@ -190,9 +190,10 @@ def write_store(
                 )
             )
         progress.start(source.path.name, sum(w.total_blocks() for w in writers))
-        stats = image.run(progress.advance)
+        stats = image.run(progress.advance, PERCENTILES)
         values = [w.run(progress.advance)["values"] for w in writers[1:]]
-        stats["percentiles"], stats["percentiles_level"] = _percentiles(image)
+        if "percentiles" not in stats:  # not exact from histograms: from a small level
+            stats["percentiles"], stats["percentiles_level"] = _percentiles(image)
         hasher.join()
         medtk = _medtk_attributes(source, options, stats, checksum.get("sha256") or None)
         write_image_attributes(root, plan, source.unit, source.path.name, medtk)

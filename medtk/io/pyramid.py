@@ -23,7 +23,7 @@ from medtk.io.source import Region
 
 Downsampling = Literal["mean", "nearest"]
 #: Largest block (bytes at the pass's source level) a worker holds; a few are in flight.
-DEFAULT_BLOCK_BYTES = 48 << 20
+DEFAULT_BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -95,32 +95,44 @@ def plan_pyramid(
 
 
 def downsample(block: np.ndarray, factors: Sequence[int], method: Downsampling) -> np.ndarray:
-    """Shrink ``block`` by integer ``factors``: block mean for images, every n-th for labels.
+    """Shrink ``block`` by ``factors`` of 1 or 2: cell means for images, every other pixel
+    for labels.
 
-    A partial edge (odd size) is averaged over the pixels it has, so a block cut at the
-    image border gives the same values as the whole image would.
+    A cell cut off by an odd edge is the mean of the pixels it has, so a block cut at the
+    image border gives the same values as the whole image would. Integers round half up.
     """
     if all(f == 1 for f in factors):
         return block
     if method == "nearest":
         return block[tuple(slice(None, None, f) for f in factors)]
-    pad = [(0, (-n) % f) for n, f in zip(block.shape, factors, strict=True)]
-    work = block.astype(np.float32, copy=False)
-    weights = np.ones(block.shape, dtype=np.float32)
+    if any(f > 2 for f in factors):
+        raise ValueError(f"pyramid factors are 1 or 2, not {tuple(factors)}")
+    integer = np.issubdtype(block.dtype, np.integer)
+    pad = [(0, n % f) for n, f in zip(block.shape, factors, strict=True)]
     if any(p for _, p in pad):
-        work = np.pad(work, pad)
-        weights = np.pad(weights, pad)
-    split: list[int] = []
-    for n, f in zip(work.shape, factors, strict=True):
-        split += [n // f, f]
-    reduce_axes = tuple(range(1, 2 * block.ndim, 2))
-    total = work.reshape(split).sum(axis=reduce_axes)
-    count = weights.reshape(split).sum(axis=reduce_axes)
-    mean = total / count
-    if np.issubdtype(block.dtype, np.integer):
+        # With factors of 2, repeating the edge pixel makes a cut-off cell's mean the mean
+        # of the pixels it has: (a + a) / 2 = a, and (a + b + a + b) / 4 = (a + b) / 2.
+        block = np.pad(block, pad, mode="edge")
+    small = integer and block.dtype.itemsize <= 2 and block.dtype.kind == "u"
+    total = np.zeros(
+        [n // f for n, f in zip(block.shape, factors, strict=True)],
+        dtype=np.uint32 if small else np.float64,
+    )
+    for offsets in itertools.product(*(range(f) for f in factors)):
+        total += block[tuple(slice(o, None, f) for o, f in zip(offsets, factors, strict=True))]
+    mean = total / float(np.prod(factors))
+    if integer:
         info = np.iinfo(block.dtype)
-        return np.clip(np.rint(mean), info.min, info.max).astype(block.dtype)
+        return np.clip(np.floor(mean + 0.5), info.min, info.max).astype(block.dtype)
     return mean.astype(block.dtype)
+
+
+def _split(shape: Sequence[int], factors: Sequence[int]) -> list[int]:
+    """``(n0, n1)`` with factors ``(f0, f1)`` → ``[n0/f0, f0, n1/f1, f1]`` for block reduction."""
+    split: list[int] = []
+    for n, f in zip(shape, factors, strict=True):
+        split += [n // f, f]
+    return split
 
 
 def plan_passes(plan: PyramidPlan, itemsize: int, budget: int) -> list[tuple[int, int]]:
@@ -173,23 +185,41 @@ def count_blocks(plan: PyramidPlan, passes: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, list[float]]:
-    """Min, max, sum, sum of squares and count per channel, to merge across blocks."""
+def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, Any]:
+    """Per-channel statistics of one block, in a form that merges exactly across blocks.
+
+    8- and 16-bit integer images (slides, CT, most microscopy) keep a histogram of the
+    values present, so merged blocks give exact percentiles too; other dtypes keep min,
+    max, sum and sum of squares.
+    """
     data = np.moveaxis(block, channel_axis, 0) if channel_axis is not None else block[None]
-    flat = data.reshape(data.shape[0], -1).astype(np.float64, copy=False)
+    flat = data.reshape(data.shape[0], -1)
+    if np.issubdtype(flat.dtype, np.integer) and flat.dtype.itemsize <= 2:
+        offset = int(np.iinfo(flat.dtype).min)
+        hist = []
+        for channel in flat:
+            shifted = channel if offset == 0 else channel.astype(np.int32) - offset
+            counts = np.bincount(shifted.ravel())
+            present = np.flatnonzero(counts)
+            hist.append([(present + offset).tolist(), counts[present].tolist()])
+        return {"hist": hist}
     return {
-        "min": flat.min(axis=1).tolist(),
-        "max": flat.max(axis=1).tolist(),
-        "sum": flat.sum(axis=1).tolist(),
-        "sumsq": np.einsum("ij,ij->i", flat, flat).tolist(),
+        "min": flat.min(axis=1).astype(np.float64).tolist(),
+        "max": flat.max(axis=1).astype(np.float64).tolist(),
+        "sum": flat.sum(axis=1, dtype=np.float64).tolist(),
+        "sumsq": [float(np.dot(c.astype(np.float64), c.astype(np.float64))) for c in flat],
         "count": [flat.shape[1]] * flat.shape[0],
     }
 
 
-def merge_stats(parts: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
-    """Whole-image min, max, mean and standard deviation per channel from block parts."""
+def merge_stats(
+    parts: Sequence[dict[str, Any]], percentiles: Sequence[float] = ()
+) -> dict[str, Any]:
+    """Whole-image min, max, mean and std per channel (and exact percentiles from histograms)."""
     if not parts:
         return {}
+    if "hist" in parts[0]:
+        return _merge_histograms(parts, percentiles)
     arrays = {k: np.array([p[k] for p in parts], dtype=np.float64) for k in parts[0]}
     count = arrays["count"].sum(axis=0)
     mean = arrays["sum"].sum(axis=0) / count
@@ -200,6 +230,44 @@ def merge_stats(parts: Sequence[dict[str, list[float]]]) -> dict[str, list[float
         "mean": mean.tolist(),
         "std": np.sqrt(variance).tolist(),
     }
+
+
+def _merge_histograms(
+    parts: Sequence[dict[str, Any]], percentiles: Sequence[float]
+) -> dict[str, Any]:
+    """Statistics from summed per-block histograms; percentiles as numpy's linear method."""
+    channels = len(parts[0]["hist"])
+    merged: dict[str, Any] = {"min": [], "max": [], "mean": [], "std": []}
+    exact: dict[str, list[float]] = {f"{p:g}": [] for p in percentiles}
+    for c in range(channels):
+        values = np.concatenate([np.asarray(p["hist"][c][0], dtype=np.int64) for p in parts])
+        counts = np.concatenate([np.asarray(p["hist"][c][1], dtype=np.int64) for p in parts])
+        unique, where = np.unique(values, return_inverse=True)
+        totals = np.bincount(where, weights=counts).astype(np.int64)
+        n = int(totals.sum())
+        mean = float(np.dot(unique.astype(np.float64), totals) / n)
+        variance = float(np.dot((unique - mean) ** 2, totals) / n)
+        merged["min"].append(float(unique[0]))
+        merged["max"].append(float(unique[-1]))
+        merged["mean"].append(mean)
+        merged["std"].append(variance**0.5)
+        cumulative = np.cumsum(totals)
+        for p in percentiles:
+            exact[f"{p:g}"].append(_percentile_from_counts(unique, cumulative, n, p))
+    if percentiles:
+        merged["percentiles"] = exact
+    return merged
+
+
+def _percentile_from_counts(
+    values: np.ndarray, cumulative: np.ndarray, n: int, percentile: float
+) -> float:
+    """``np.percentile(data, percentile)`` (linear interpolation) from a sorted histogram."""
+    rank = percentile / 100 * (n - 1)
+    low, frac = int(np.floor(rank)), rank - np.floor(rank)
+    below = values[np.searchsorted(cumulative, low, side="right")]
+    above = values[np.searchsorted(cumulative, min(low + 1, n - 1), side="right")]
+    return float(below + (above - below) * frac)
 
 
 def _ignore(_: int) -> None:
@@ -239,7 +307,9 @@ class PyramidWriter:
         """Blocks over all passes."""
         return count_blocks(self.plan, self.passes())
 
-    def run(self, on_block: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def run(
+        self, on_block: Callable[[int], None] | None = None, percentiles: Sequence[float] = ()
+    ) -> dict[str, Any]:
         """Write every pass; return level-0 statistics, or the values present in labels."""
         on_block = on_block or _ignore
         for number, (source, last) in enumerate(self.passes()):
@@ -256,7 +326,7 @@ class PyramidWriter:
         if self.method != "mean":
             values = set().union(*(info.get("values", []) for info in first_pass))
             return {"values": sorted(int(v) for v in values)}
-        return merge_stats([info["stats"] for info in first_pass if "stats" in info])
+        return merge_stats([info["stats"] for info in first_pass if "stats" in info], percentiles)
 
     def _level_reader(self, level: int) -> Callable[[Region], np.ndarray]:
         array = self.arrays[level]

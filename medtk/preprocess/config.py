@@ -43,7 +43,7 @@ class IngestConfig(TaskConfig):
     min_size: int = option(256, "add pyramid levels until y and x are at most this", ge=16)
     workers: int = option(0, "threads reading and writing blocks (0: one per core, ≤ 8)", ge=0)
     block_mb: int = option(
-        48, "MiB per block in flight; peak memory is about 2 × workers × this", ge=1
+        16, "MiB per block in flight; peak memory is about 2 × workers × this", ge=1
     )
     overwrite: bool = option(False, "replace existing stores (only once the new one is complete)")
 

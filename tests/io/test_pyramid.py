@@ -131,3 +131,26 @@ def test_blockwise_pyramid_equals_whole_image_pyramid(
         np.testing.assert_array_equal(array.data, want, err_msg=f"level {level}")
     assert sum(done) == writer.total_blocks()
     assert math.prod(plan.shapes[-1]) > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    dtype=st.sampled_from(["uint8", "int16", "uint16"]),
+    split=st.integers(1, 99),
+    seed=st.integers(0, 1000),
+)
+def test_histogram_stats_merge_to_exact_percentiles(dtype, split, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    low, high = max(info.min, -3000), min(info.max, 3000)
+    image = rng.integers(low, high, (2, 10, 10), endpoint=True).astype(dtype)
+    flat = image.reshape(2, -1)
+    parts = [block_stats(flat[:, :split], 0), block_stats(flat[:, split:], 0)]
+    stats = merge_stats(parts, (0.5, 1, 50, 99, 99.5))
+    for pct in (0.5, 1, 50, 99, 99.5):
+        np.testing.assert_allclose(
+            stats["percentiles"][f"{pct:g}"], np.percentile(flat, pct, axis=1), rtol=1e-9
+        )
+    np.testing.assert_allclose(stats["mean"], flat.mean(axis=1))
+    np.testing.assert_allclose(stats["std"], flat.std(axis=1))
+    assert stats["min"] == flat.min(axis=1).tolist()
