@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from medtk.config import TaskConfig, argument, option
 
@@ -89,3 +90,30 @@ class CohortConfig(TaskConfig):
         False, "keep subjects without a store (their store column is empty)"
     )
     overwrite: bool = option(False, "replace an existing cohort table")
+
+
+class PatchesConfig(TaskConfig):
+    """Options of ``medtk preprocess patches``."""
+
+    store: Path = argument(..., "a whole-slide image store (RGB, axes cyx)")
+    magnification: float | None = option(
+        5.0, "objective magnification of the patches (from the slide's own metadata)", gt=0
+    )
+    mpp: float | None = option(None, "µm per pixel of the patches instead of --magnification", gt=0)
+    size: int = option(224, "patch width and height in pixels at that resolution", ge=8)
+    stride: int | None = option(None, "step between patches (default: --size, no overlap)", ge=1)
+    background: float = option(
+        220.0, "drop patches whose mean intensity is above this (white background)"
+    )
+    tissue: Literal["mean", "otsu", "both"] = option(
+        "mean",
+        "tissue rule: 'mean' (patch mean only, as the NAFLD pipeline), 'otsu' (Otsu mask "
+        "on a low-resolution level, with --min-tissue), or 'both'",
+    )
+    min_tissue: float = option(
+        0.5, "with --tissue otsu/both: least fraction of a patch the mask must cover", ge=0, le=1
+    )
+    out: Path | None = option(
+        None, "output folder (default: beside the store, STEM.patches)", short="-o"
+    )
+    overwrite: bool = option(False, "replace an existing output folder")
