@@ -124,3 +124,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs a CUDA device; none is present")
     for item in gpu_tests:
         item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """``../shared/data`` (or ``$MEDTK_SAMPLE_DATA``): real sample images; skip without it."""
+    folder = Path(os.environ.get("MEDTK_SAMPLE_DATA", REPO_ROOT.parent / "shared" / "data"))
+    if not folder.is_dir():
+        pytest.skip(f"sample data not found at {folder} (set MEDTK_SAMPLE_DATA)")
+    return folder

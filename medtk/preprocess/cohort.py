@@ -113,9 +113,10 @@ class CohortTask(Task):
         )
         for row, fold in zip(rows, folds, strict=True):
             row["fold"] = str(int(fold))
-        with written_aside(out, overwrite=config.overwrite) as path, path.open(
-            "w", newline="", encoding="utf-8"
-        ) as handle:
+        with (
+            written_aside(out, overwrite=config.overwrite) as path,
+            path.open("w", newline="", encoding="utf-8") as handle,
+        ):
             writer = csv.DictWriter(handle, fieldnames=[*header, *columns, "fold"])
             writer.writeheader()
             writer.writerows(rows)
