@@ -23,6 +23,10 @@ def file_identity(paths: Iterable[Path]) -> list[list[object]]:
     """Cheap identity of files (path, size, modification time) for resume fingerprints."""
     identity: list[list[object]] = []
     for path in paths:
-        stat = Path(path).stat()
+        try:
+            stat = Path(path).stat()
+        except FileNotFoundError:  # an in-memory source names a path it was not read from
+            identity.append([str(Path(path).resolve()), None, None])
+            continue
         identity.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
     return identity
