@@ -23,14 +23,14 @@ def register_readers(register: Register) -> None:
         "dicom",
         "medtk.io.dicom:DicomReader",
         description="DICOM files and series folders (pydicom), rescaled to Hounsfield units",
-        suffixes=[".dcm", ".dicom", ""],
+        suffixes=[".dcm", ".dicom", ".ima", ""],
         priority=10,
     )
     register(
         "nifti",
         "medtk.io.nifti:NiftiReader",
         description="NIfTI-1 and NIfTI-2 volumes (nibabel)",
-        suffixes=[".nii", ".nii.gz"],
+        suffixes=[".nii", ".nii.gz", ".hdr"],
         priority=10,
     )
     register(
@@ -44,8 +44,8 @@ def register_readers(register: Register) -> None:
         "hdf5",
         "medtk.io.hdf5:Hdf5Reader",
         description="HDF5 image/annotation pairs, datasets named 0..n-1 (h5py)",
-        suffixes=[".h5", ".hdf5"],
-        priority=10,
+        suffixes=[".h5", ".hdf5", ".hdf"],
+        priority=5,  # it claims every HDF5 file, so more specific readers go first
     )
     register(
         "tiff",
