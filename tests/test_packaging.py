@@ -38,9 +38,10 @@ def wheel_with_a_builtin_family(tmp_path_factory):
     (family / "plugin.py").write_text(PROBE_PLUGIN)
     pyproject = (source / "pyproject.toml").read_text()
     pyproject = pyproject.replace(
-        "[dependency-groups]",
-        '[project.entry-points.medtk]\nprobe = "medtk_probe.plugin"\n\n[dependency-groups]',
+        "[project.entry-points.medtk]\n",
+        '[project.entry-points.medtk]\nprobe = "medtk_probe.plugin"\n',
     )
+    assert 'probe = "medtk_probe.plugin"' in pyproject
     (source / "pyproject.toml").write_text(pyproject)
     out = tmp_path_factory.mktemp("wheel")
     pip("wheel", "--wheel-dir", str(out), str(source))
@@ -55,7 +56,7 @@ def test_a_family_in_plugins_ships_as_a_top_level_package(wheel_with_a_builtin_f
     assert not any(n.startswith("plugins/") or n == "README.md" for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel_with_a_builtin_family).read(entry_points).decode()
-    assert "[medtk]\nprobe = medtk_probe.plugin" in text
+    assert "\nprobe = medtk_probe.plugin" in text.split("[medtk]", 1)[1]
     assert "medtk = medtk.cli.main:main" in text
 
 
