@@ -185,7 +185,9 @@ def count_blocks(plan: PyramidPlan, passes: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, Any]:
+def block_stats(
+    block: np.ndarray, channel_axis: int | None, first_channel: int = 0
+) -> dict[str, Any]:
     """Per-channel statistics of one block, in a form that merges exactly across blocks.
 
     8- and 16-bit integer images (slides, CT, most microscopy) keep a histogram of the
@@ -202,8 +204,9 @@ def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, Any]:
             counts = np.bincount(shifted.ravel())
             present = np.flatnonzero(counts)
             hist.append([(present + offset).tolist(), counts[present].tolist()])
-        return {"hist": hist}
+        return {"first": first_channel, "hist": hist}
     return {
+        "first": first_channel,
         "min": flat.min(axis=1).astype(np.float64).tolist(),
         "max": flat.max(axis=1).astype(np.float64).tolist(),
         "sum": flat.sum(axis=1, dtype=np.float64).tolist(),
@@ -215,48 +218,57 @@ def block_stats(block: np.ndarray, channel_axis: int | None) -> dict[str, Any]:
 def merge_stats(
     parts: Sequence[dict[str, Any]], percentiles: Sequence[float] = ()
 ) -> dict[str, Any]:
-    """Whole-image min, max, mean and std per channel (and exact percentiles from histograms)."""
-    if not parts:
-        return {}
-    if "hist" in parts[0]:
-        return _merge_histograms(parts, percentiles)
-    arrays = {k: np.array([p[k] for p in parts], dtype=np.float64) for k in parts[0]}
-    count = arrays["count"].sum(axis=0)
-    mean = arrays["sum"].sum(axis=0) / count
-    variance = np.maximum(arrays["sumsq"].sum(axis=0) / count - mean**2, 0.0)
-    return {
-        "min": arrays["min"].min(axis=0).tolist(),
-        "max": arrays["max"].max(axis=0).tolist(),
-        "mean": mean.tolist(),
-        "std": np.sqrt(variance).tolist(),
-    }
+    """Whole-image min, max, mean and std per channel (and exact percentiles from histograms).
 
-
-def _merge_histograms(
-    parts: Sequence[dict[str, Any]], percentiles: Sequence[float]
-) -> dict[str, Any]:
-    """Statistics from summed per-block histograms; percentiles as numpy's linear method."""
-    channels = len(parts[0]["hist"])
+    A block may hold only some channels (a store chunked one channel at a time); its
+    ``first`` key says which channel its lists start at.
+    """
+    by_channel: dict[int, list[dict[str, Any]]] = {}
+    for part in parts:
+        first = int(part.get("first", 0))
+        lists = {k: v for k, v in part.items() if k != "first"}
+        for i in range(len(next(iter(lists.values())))):
+            by_channel.setdefault(first + i, []).append({k: v[i] for k, v in lists.items()})
     merged: dict[str, Any] = {"min": [], "max": [], "mean": [], "std": []}
-    exact: dict[str, list[float]] = {f"{p:g}": [] for p in percentiles}
-    for c in range(channels):
-        values = np.concatenate([np.asarray(p["hist"][c][0], dtype=np.int64) for p in parts])
-        counts = np.concatenate([np.asarray(p["hist"][c][1], dtype=np.int64) for p in parts])
-        unique, where = np.unique(values, return_inverse=True)
-        totals = np.bincount(where, weights=counts).astype(np.int64)
-        n = int(totals.sum())
-        mean = float(np.dot(unique.astype(np.float64), totals) / n)
-        variance = float(np.dot((unique - mean) ** 2, totals) / n)
-        merged["min"].append(float(unique[0]))
-        merged["max"].append(float(unique[-1]))
-        merged["mean"].append(mean)
-        merged["std"].append(variance**0.5)
-        cumulative = np.cumsum(totals)
-        for p in percentiles:
-            exact[f"{p:g}"].append(_percentile_from_counts(unique, cumulative, n, p))
-    if percentiles:
-        merged["percentiles"] = exact
-    return merged
+    if percentiles and all("hist" in p for p in parts):
+        merged["percentiles"] = {f"{p:g}": [] for p in percentiles}
+    for channel in sorted(by_channel):
+        one = _merge_channel(by_channel[channel], percentiles if "percentiles" in merged else ())
+        for key in ("min", "max", "mean", "std"):
+            merged[key].append(one[key])
+        for key, value in one.get("percentiles", {}).items():
+            merged["percentiles"][key].append(value)
+    return merged if by_channel else {}
+
+
+def _merge_channel(parts: Sequence[dict[str, Any]], percentiles: Sequence[float]) -> dict[str, Any]:
+    """One channel's statistics from its blocks: histograms, or moments."""
+    if "hist" not in parts[0]:
+        count = sum(p["count"] for p in parts)
+        mean = sum(p["sum"] for p in parts) / count
+        variance = max(sum(p["sumsq"] for p in parts) / count - mean**2, 0.0)
+        return {
+            "min": min(p["min"] for p in parts),
+            "max": max(p["max"] for p in parts),
+            "mean": mean,
+            "std": variance**0.5,
+        }
+    values = np.concatenate([np.asarray(p["hist"][0], dtype=np.int64) for p in parts])
+    counts = np.concatenate([np.asarray(p["hist"][1], dtype=np.int64) for p in parts])
+    unique, where = np.unique(values, return_inverse=True)
+    totals = np.bincount(where, weights=counts).astype(np.int64)
+    n = int(totals.sum())
+    mean = float(np.dot(unique.astype(np.float64), totals) / n)
+    cumulative = np.cumsum(totals)
+    return {
+        "min": float(unique[0]),
+        "max": float(unique[-1]),
+        "mean": mean,
+        "std": float(np.dot((unique - mean) ** 2, totals) / n) ** 0.5,
+        "percentiles": {
+            f"{p:g}": _percentile_from_counts(unique, cumulative, n, p) for p in percentiles
+        },
+    }
 
 
 def _percentile_from_counts(
@@ -380,7 +392,8 @@ class PyramidWriter:
         if source == 0:
             self.arrays[0][region] = data
             if self.method == "mean":
-                info["stats"] = block_stats(data, self.channel_axis)
+                first = region[self.channel_axis].start if self.channel_axis is not None else 0
+                info["stats"] = block_stats(data, self.channel_axis, first)
             else:
                 info["values"] = np.unique(data).tolist()
         for level in range(source + 1, last + 1):

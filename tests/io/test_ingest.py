@@ -231,3 +231,16 @@ def test_killed_ingest_resumes_to_the_same_array(tmp_path):
     assert clean.returncode == 0, clean.stderr
     assert level_digest(out) == level_digest(tmp_path / "clean.zarr")
     assert level_digest(out, 3) == level_digest(tmp_path / "clean.zarr", 3)
+
+
+def test_many_channels_chunked_one_by_one_keep_per_channel_stats(tmp_path):
+    data = np.stack([np.full((40, 50), 10 * c, np.uint16) for c in range(6)])
+    data[:, 0, 0] = 1000
+    (tmp_path / "six.npy").write_bytes(b"x")
+    source = array_source(data, path=tmp_path / "six.npy", axes=("c", "y", "x"),
+                          spacing=(1.0, 1.0), unit="")  # fmt: skip
+    store = Store.open(write_store(source, tmp_path / "six.zarr").path)
+    assert store.levels[0].chunks[0] == 1
+    assert store.medtk["stats"]["min"] == [10.0 * c for c in range(6)]
+    assert store.medtk["stats"]["max"] == [1000.0] * 6
+    assert len(store.ome["omero"]["channels"]) == 6
