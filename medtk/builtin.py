@@ -79,6 +79,7 @@ def register_tasks(register: Register) -> None:
         "patches": ("medtk.preprocess.patches:PatchesTask", "Tissue patch grid of a slide"),
         "window": ("medtk.preprocess.window:WindowTask", "Hounsfield-windowed copy of a CT"),
         "cohort": ("medtk.preprocess.cohort:CohortTask", "Cohort table with grouped folds"),
+        "sample": ("medtk.preprocess.sample:SampleTask", "Synthetic slide, CT or MR to try"),
     }
     for name, (target, description) in steps.items():
         register(name, target, description=description)

@@ -150,8 +150,13 @@ def is_aperio(description: str) -> bool:
 
 
 def aperio_mpp_and_power(description: str) -> tuple[float | None, float | int | None]:
-    """``(µm per pixel, objective power)`` from an Aperio description, each ``None`` if absent."""
-    if not is_aperio(description):
+    """``(µm per pixel, objective power)`` from Aperio-style fields, each ``None`` if absent.
+
+    Converters and generators copy Aperio's ``|AppMag = 20|MPP = 0.5`` fields without its
+    header line (OpenSlide then calls the file generic TIFF), so the fields are read
+    wherever they appear after a ``|``.
+    """
+    if "|" not in description:
         return None, None
     fields = aperio_fields(description)
     mpp = positive_float(fields.get("MPP"))

@@ -117,3 +117,21 @@ class PatchesConfig(TaskConfig):
         None, "output folder (default: beside the store, STEM.patches)", short="-o"
     )
     overwrite: bool = option(False, "replace an existing output folder")
+
+
+class SampleConfig(TaskConfig):
+    """Options of ``medtk preprocess sample``."""
+
+    kind: Literal["slide", "ct", "mr"] = argument(
+        ..., "slide: H&E whole-slide TIFF; ct: abdominal DICOM series; mr: brain NIfTI"
+    )
+    out: Path = option(..., "file (slide, mr) or folder (ct) to write", short="-o")
+    size: int = option(
+        0, "slide: width and height in pixels (default 8192); ct, mr: in-plane pixels", ge=0
+    )
+    slices: int = option(0, "ct, mr: number of slices (default 40 for ct, 32 for mr)", ge=0)
+    mask: Path | None = option(
+        None, "also write the label image: the liver (ct) or tissue classes (mr), as NIfTI"
+    )
+    seed: int = option(0, "seed: the same seed gives the same pixels")
+    overwrite: bool = option(False, "replace an existing output")
