@@ -60,7 +60,7 @@ def written_aside(
     try:
         target = work if directory else work / path.name
         yield target
-        _replace(target, path)
+        replace_path(target, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -71,7 +71,7 @@ def _umask() -> int:
     return mask
 
 
-def _replace(source: Path, destination: Path) -> None:
+def replace_path(source: Path, destination: Path) -> None:
     """Move ``source`` onto ``destination``; an old folder is set aside and restored on failure."""
     if not (destination.is_dir() and not destination.is_symlink()):
         os.replace(source, destination)  # atomic for files, and for a new folder

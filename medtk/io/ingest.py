@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtk import __version__
-from medtk.atomic import _replace, check_new_output
+from medtk.atomic import check_new_output, replace_path
 from medtk.errors import BadInputError, Interrupted
 from medtk.io.checksum import file_identity, sha256_files
 from medtk.io.detect import open_source
@@ -159,36 +159,16 @@ def write_store(
     hasher.start()
     try:
         root = zarr.open_group(str(work), mode="a", zarr_format=3)
-        image = PyramidWriter(
-            name="image",
-            plan=plan,
-            read=source.read,
-            arrays=create_levels(root, plan, source.dtype, resume=journal.resumed),
-            method="mean",
+        writers = _writers(
+            root,
+            source,
+            plan,
+            labels=labels,
+            label_plans=label_plans,
             journal=journal,
-            workers=options.workers,
-            budget=options.block_bytes,
-            channel_axis=source.axes.index("c") if "c" in source.axes else None,
-            itemsize=source.dtype.itemsize,
+            options=options,
         )
-        writers = [image]
-        for name, label in labels.items():
-            label_plan, label_read = label_plans[name]
-            dtype = _label_dtype(label)
-            label_group = root.require_group("labels").require_group(name)
-            writers.append(
-                PyramidWriter(
-                    name=f"labels/{name}",
-                    plan=label_plan,
-                    read=label_read,
-                    arrays=create_levels(label_group, label_plan, dtype, resume=journal.resumed),
-                    method="nearest",
-                    journal=journal,
-                    workers=options.workers,
-                    budget=options.block_bytes,
-                    itemsize=dtype.itemsize,
-                )
-            )
+        image = writers[0]
         progress.start(source.path.name, sum(w.total_blocks() for w in writers))
         stats = image.run(progress.advance, PERCENTILES)
         values = [w.run(progress.advance)["values"] for w in writers[1:]]
@@ -197,24 +177,11 @@ def write_store(
         hasher.join()
         medtk = _medtk_attributes(source, options, stats, checksum.get("sha256") or None)
         write_image_attributes(root, plan, source.unit, source.path.name, medtk)
-        for (name, label), label_values in zip(labels.items(), values, strict=True):
-            write_label_attributes(
-                root["labels"],
-                label_group=root["labels"][name],
-                names=list(labels),
-                plan=label_plans[name][0],
-                unit=source.unit,
-                name=name,
-                values=label_values,
-            )
-            root["labels"][name].attrs["medtk"] = {
-                "source": {"path": str(label.path.resolve()), "format": label.format},
-                "values": label_values,
-            }
+        _write_label_metadata(root, source, labels, label_plans, values)
         journal.close()
         journal_path.unlink()
         check_new_output(out, overwrite=options.overwrite, directory=True)
-        _replace(work, out)
+        replace_path(work, out)
     except (Interrupted, KeyboardInterrupt):
         journal.close()
         raise
@@ -230,6 +197,74 @@ def write_store(
         levels=plan.levels,
         labels=list(labels),
     )
+
+
+def _writers(
+    root: Any,
+    source: ImageSource,
+    plan: PyramidPlan,
+    *,
+    labels: Mapping[str, ImageSource],
+    label_plans: Mapping[str, tuple[PyramidPlan, Callable[[Region], np.ndarray]]],
+    journal: Journal,
+    options: IngestOptions,
+) -> list[PyramidWriter]:
+    """One pyramid writer for the image, then one per label image, sharing the journal."""
+    image = PyramidWriter(
+        name="image",
+        plan=plan,
+        read=source.read,
+        arrays=create_levels(root, plan, source.dtype, resume=journal.resumed),
+        method="mean",
+        journal=journal,
+        workers=options.workers,
+        budget=options.block_bytes,
+        channel_axis=source.axes.index("c") if "c" in source.axes else None,
+        itemsize=source.dtype.itemsize,
+    )
+    writers = [image]
+    for name, label in labels.items():
+        label_plan, label_read = label_plans[name]
+        dtype = _label_dtype(label)
+        group = root.require_group("labels").require_group(name)
+        writers.append(
+            PyramidWriter(
+                name=f"labels/{name}",
+                plan=label_plan,
+                read=label_read,
+                arrays=create_levels(group, label_plan, dtype, resume=journal.resumed),
+                method="nearest",
+                journal=journal,
+                workers=options.workers,
+                budget=options.block_bytes,
+                itemsize=dtype.itemsize,
+            )
+        )
+    return writers
+
+
+def _write_label_metadata(
+    root: Any,
+    source: ImageSource,
+    labels: Mapping[str, ImageSource],
+    label_plans: Mapping[str, tuple[PyramidPlan, Any]],
+    values: Sequence[list[int]],
+) -> None:
+    """The ``labels/`` index and each label image's NGFF and medtk attributes."""
+    for (name, label), label_values in zip(labels.items(), values, strict=True):
+        write_label_attributes(
+            root["labels"],
+            label_group=root["labels"][name],
+            names=list(labels),
+            plan=label_plans[name][0],
+            unit=source.unit,
+            name=name,
+            values=label_values,
+        )
+        root["labels"][name].attrs["medtk"] = {
+            "source": {"path": str(label.path.resolve()), "format": label.format},
+            "values": label_values,
+        }
 
 
 def _belongs(journal_path: Path, fingerprint: dict[str, Any]) -> bool:

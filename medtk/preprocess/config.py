@@ -37,7 +37,7 @@ class IngestConfig(TaskConfig):
     label_name: str = option("mask", "name of the label image inside the store")
     format: str | None = option(None, "force this reader instead of detecting the format")
     label_format: str | None = option(None, "force this reader for the label images")
-    modality: str | None = option(None, "modality to record (CT, MR, WSI, EM …) if unknown")
+    modality: str | None = option(None, "modality to record (CT, MR, WSI, EM …) over the file's")
     subject: str | None = option(None, "subject id to record (one input only)")
     chunk_xy: int | None = option(None, "chunk size in y and x (default 1024 2D, 256 3D)", ge=16)
     chunk_z: int | None = option(None, "chunk size in z (default 32)", ge=1)
