@@ -70,12 +70,20 @@ class VerbGroup(TyperGroup):
                 names.append(name)
         return names
 
+    def _may_offer_verb(self, name: str) -> bool:
+        """False only for a task that loads and lacks this verb: hints name what can run."""
+        try:
+            task_cls = self._task_class(name)
+        except MedtkError:
+            return True
+        return task_cls is None or self.verb in task_cls.options
+
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # noqa: ARG002
         if cmd_name in self._built:
             return self._built[cmd_name]
         task_cls = self._task_class(cmd_name)
         if task_cls is None:
-            known = self._registered_names()
+            known = [name for name in self._registered_names() if self._may_offer_verb(name)]
             close = difflib.get_close_matches(cmd_name, known, n=3, cutoff=0.6)
             hint = (
                 f"; did you mean: {', '.join(close)}?"
