@@ -113,11 +113,9 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: Downsampling) 
         # With factors of 2, repeating the edge pixel makes a cut-off cell's mean the mean
         # of the pixels it has: (a + a) / 2 = a, and (a + b + a + b) / 4 = (a + b) / 2.
         block = np.pad(block, pad, mode="edge")
-    small = integer and block.dtype.itemsize <= 2 and block.dtype.kind == "u"
-    total = np.zeros(
-        [n // f for n, f in zip(block.shape, factors, strict=True)],
-        dtype=np.uint32 if small else np.float64,
-    )
+    if integer and block.dtype.kind == "u" and block.dtype.itemsize <= 2:
+        return _pair_mean_unsigned(block, factors)
+    total = np.zeros([n // f for n, f in zip(block.shape, factors, strict=True)], dtype=np.float64)
     for offsets in itertools.product(*(range(f) for f in factors)):
         total += block[tuple(slice(o, None, f) for o, f in zip(offsets, factors, strict=True))]
     mean = total / float(np.prod(factors))
@@ -125,6 +123,28 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: Downsampling) 
         info = np.iinfo(block.dtype)
         return np.clip(np.floor(mean + 0.5), info.min, info.max).astype(block.dtype)
     return mean.astype(block.dtype)
+
+
+def _pair_mean_unsigned(block: np.ndarray, factors: Sequence[int]) -> np.ndarray:
+    """Cell means of 8/16-bit unsigned data in integer arithmetic, rounding half up.
+
+    Neighbours are summed pairwise along each halved axis in the next wider type (the
+    first sum halves the data, so later ones are cheap), then ``(sum + n/2) >> log2 n``
+    equals ``floor(mean + 0.5)``: several times faster than summing in floating point.
+    """
+    wide = np.uint16 if block.dtype.itemsize == 1 else np.uint32
+    total: np.ndarray = block
+    for axis, factor in enumerate(factors):
+        if factor == 1:
+            continue
+        even = [slice(None)] * block.ndim
+        odd = [slice(None)] * block.ndim
+        even[axis], odd[axis] = slice(0, None, 2), slice(1, None, 2)
+        total = np.add(total[tuple(even)], total[tuple(odd)], dtype=wide)
+    cells = math.prod(factors)
+    total += cells // 2
+    total >>= cells.bit_length() - 1
+    return total.astype(block.dtype)
 
 
 def _split(shape: Sequence[int], factors: Sequence[int]) -> list[int]:
@@ -200,8 +220,7 @@ def block_stats(
         offset = int(np.iinfo(flat.dtype).min)
         hist = []
         for channel in flat:
-            shifted = channel if offset == 0 else channel.astype(np.int32) - offset
-            counts = np.bincount(shifted.ravel())
+            counts = _value_counts(channel, offset, 1 << (8 * flat.dtype.itemsize))
             present = np.flatnonzero(counts)
             hist.append([(present + offset).tolist(), counts[present].tolist()])
         return {"first": first_channel, "hist": hist}
@@ -213,6 +232,22 @@ def block_stats(
         "sumsq": [float(np.dot(c.astype(np.float64), c.astype(np.float64))) for c in flat],
         "count": [flat.shape[1]] * flat.shape[0],
     }
+
+
+def _value_counts(values: np.ndarray, offset: int, bins: int) -> np.ndarray:
+    """Counts of each value (shifted by ``-offset``), taken in cache-sized pieces.
+
+    ``np.bincount`` converts its input to 64-bit indices first; doing that a quarter of a
+    million values at a time keeps the copy in cache instead of 8× the block in memory.
+    """
+    counts = np.zeros(bins, dtype=np.int64)
+    step = 1 << 18
+    for start in range(0, values.size, step):
+        piece = values[start : start + step]
+        if offset:
+            piece = piece.astype(np.int32) - offset
+        counts += np.bincount(piece, minlength=bins)
+    return counts
 
 
 def merge_stats(

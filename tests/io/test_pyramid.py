@@ -58,6 +58,38 @@ def test_mean_downsample_matches_numpy_on_even_and_odd_shapes():
     assert small[2, 0] == round(image[4, :2].astype(float).mean())
 
 
+def reference_mean(image: np.ndarray, factors) -> np.ndarray:
+    """Each cell's mean over the pixels it has (edge cells may have fewer), rounded half up."""
+    shape = [math.ceil(n / f) for n, f in zip(image.shape, factors, strict=True)]
+    out = np.empty(shape, dtype=np.float64)
+    for index in itertools.product(*(range(n) for n in shape)):
+        cell = tuple(slice(i * f, (i + 1) * f) for i, f in zip(index, factors, strict=True))
+        out[index] = image[cell].astype(np.float64).mean()
+    if np.issubdtype(image.dtype, np.integer):
+        return np.floor(out + 0.5).astype(image.dtype)
+    return out.astype(image.dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from([np.uint8, np.uint16, np.int16, np.float32]),
+    shape=st.lists(st.integers(1, 9), min_size=2, max_size=3),
+    halve=st.lists(st.booleans(), min_size=3, max_size=3),
+    seed=st.integers(0, 2**16),
+)
+def test_mean_downsample_equals_cell_means_rounded_half_up(dtype, shape, halve, seed):
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        image = rng.integers(info.min, int(info.max) + 1, shape, dtype=dtype)
+    else:
+        image = rng.normal(0, 100, shape).astype(dtype)
+    factors = tuple(2 if h else 1 for h in halve[: len(shape)])
+    small = downsample(image, factors, "mean")
+    assert small.dtype == image.dtype
+    np.testing.assert_allclose(small, reference_mean(image, factors), rtol=1e-6)
+
+
 def test_nearest_downsample_keeps_label_values():
     labels = np.arange(16, dtype=np.uint16).reshape(4, 4)
     assert downsample(labels, (2, 2), "nearest").tolist() == [[0, 2], [8, 10]]
