@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from medtk.cli.main import main
@@ -126,10 +127,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(skip)
 
 
+def sample_data_folder() -> Path:
+    """``../shared/data`` beside the repository (or ``$MEDTK_SAMPLE_DATA``); skip if absent."""
+    configured = os.environ.get("MEDTK_SAMPLE_DATA")
+    folder = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+    if not folder.is_dir():
+        pytest.skip(f"sample data not found at {folder} (set MEDTK_SAMPLE_DATA to its folder)")
+    return folder
+
+
+def sample_file(*parts: str) -> Path:
+    """One file of the sample data; skip with the reason when it is not there."""
+    path = sample_data_folder().joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"sample file {path} not found (set MEDTK_SAMPLE_DATA to the data folder)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
-    """``../shared/data`` (or ``$MEDTK_SAMPLE_DATA``): real sample images; skip without it."""
-    folder = Path(os.environ.get("MEDTK_SAMPLE_DATA", REPO_ROOT.parent / "shared" / "data"))
-    if not folder.is_dir():
-        pytest.skip(f"sample data not found at {folder} (set MEDTK_SAMPLE_DATA)")
-    return folder
+    """The sample data folder (real sample images), as a fixture; skip without it."""
+    return sample_data_folder()
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A fresh generator per test, seeded by the test module's ``RNG_SEED`` (0 if unset)."""
+    return np.random.default_rng(getattr(request.module, "RNG_SEED", 0))

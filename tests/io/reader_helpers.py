@@ -1,17 +1,18 @@
-"""What every reader test needs: the sample data folder, junk inputs, and robustness checks.
+"""What every reader test needs: junk inputs, fuzz settings, and robustness checks.
 
 A module rather than ``tests/io/conftest.py``: the root tests import ``from conftest
 import …``, and a second ``conftest`` module (tests have no ``__init__`` files) would
-shadow the root one once ``tests/io`` is collected.
+shadow the root one once ``tests/io`` is collected. The sample data (``sample_file``)
+and the seeded ``rng`` fixture live in the root ``conftest``: tests outside ``io`` use
+them too.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
+from hypothesis import HealthCheck, settings
 
 from medtk.errors import BadInputError
 from medtk.io.source import ImageSource, Reader
@@ -19,25 +20,18 @@ from medtk.io.source import ImageSource, Reader
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02"
 
 
-def sample_data() -> Path:
-    """``../shared/data`` beside the repository (or ``$MEDTK_SAMPLE_DATA``); skip if absent."""
-    configured = os.environ.get("MEDTK_SAMPLE_DATA")
-    folder = (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+def fuzz_settings(*, max_examples: int) -> settings:
+    """Hypothesis settings of the reader fuzz tests: no deadline, no example database.
+
+    The function-scoped-fixture health check is off: each example makes its own folder
+    with ``tmp_path_factory`` (or reads a module fixture), so no state leaks between them.
+    """
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
-    if not folder.is_dir():
-        pytest.skip(f"sample data not found at {folder} (set MEDTK_SAMPLE_DATA to its folder)")
-    return folder
-
-
-def sample_file(*parts: str) -> Path:
-    """One sample file; skip with the reason when it is not there."""
-    path = sample_data().joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"sample file {path} not found")
-    return path
 
 
 def junk_inputs(folder: Path) -> dict[str, Path]:
@@ -59,6 +53,19 @@ def junk_inputs(folder: Path) -> dict[str, Path]:
         "PNG header": png,
         "missing path": folder / "does-not-exist.nrrd",
     }
+
+
+def assert_refuses_junk(reader: Reader, folder: Path) -> None:
+    """``reader`` neither claims nor opens any of the ``junk_inputs`` made in ``folder``."""
+    for what, path in junk_inputs(folder).items():
+        assert reader.sniff(path) is False, what
+        assert open_and_read_or_refuse(reader, path) is None, what
+
+
+def sniff_and_open_or_refuse(reader: Reader, path: Path) -> None:
+    """A fuzzed input: ``sniff`` answers a bool, and ``open_and_read_or_refuse`` holds."""
+    assert reader.sniff(path) in (True, False)
+    open_and_read_or_refuse(reader, path)
 
 
 def open_and_read_or_refuse(reader: Reader, path: Path) -> ImageSource | None:
@@ -94,3 +101,10 @@ def assert_one_line(exc: BaseException, *names: str) -> None:
     assert exc.__cause__ is None or isinstance(exc.__cause__, BadInputError), exc.__cause__
     for name in names:
         assert name in text, f"{name!r} not in {text!r}"
+
+
+def assert_one_line_unchained(exc: BaseException, *names: str) -> None:
+    """``assert_one_line``, and no library exception shows: no cause, no context shown."""
+    assert_one_line(exc, *names)
+    assert exc.__cause__ is None, exc.__cause__
+    assert exc.__context__ is None or exc.__suppress_context__, exc.__context__

@@ -11,18 +11,20 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from reader_helpers import (
     assert_one_line,
-    junk_inputs,
+    assert_refuses_junk,
+    fuzz_settings,
     open_and_read_or_refuse,
-    sample_file,
+    sniff_and_open_or_refuse,
 )
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.io.dicom import DicomReader
 
@@ -418,17 +420,10 @@ def test_concurrent_reads_agree(reader: DicomReader, tmp_path: Path) -> None:
 
 
 def test_sniff_refuses_junk(reader: DicomReader, tmp_path: Path) -> None:
-    for what, path in junk_inputs(tmp_path).items():
-        assert reader.sniff(path) is False, what
-        assert open_and_read_or_refuse(reader, path) is None, what
+    assert_refuses_junk(reader, tmp_path)
 
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(max_examples=40)
 
 
 @FUZZ
@@ -437,8 +432,7 @@ def test_fuzz_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes
     path = tmp_path_factory.mktemp("fuzz") / "f.dcm"
     path.write_bytes(data)
     reader = DicomReader()
-    assert reader.sniff(path) in (True, False)
-    open_and_read_or_refuse(reader, path)
+    sniff_and_open_or_refuse(reader, path)
     path.write_bytes(b"\0" * 128 + b"DICM" + data)
     assert reader.sniff(path)
     open_and_read_or_refuse(reader, path)

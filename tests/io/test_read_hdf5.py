@@ -9,9 +9,14 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from reader_helpers import assert_one_line, junk_inputs, open_and_read_or_refuse
+from reader_helpers import (
+    assert_one_line,
+    assert_refuses_junk,
+    fuzz_settings,
+    sniff_and_open_or_refuse,
+)
 
 from medtk.errors import BadInputError
 from medtk.io.hdf5 import Hdf5Reader
@@ -171,17 +176,10 @@ def test_not_hdf5(reader: Hdf5Reader, tmp_path: Path) -> None:
 
 
 def test_sniff_refuses_junk(reader: Hdf5Reader, tmp_path: Path) -> None:
-    for what, path in junk_inputs(tmp_path).items():
-        assert reader.sniff(path) is False, what
-        assert open_and_read_or_refuse(reader, path) is None, what
+    assert_refuses_junk(reader, tmp_path)
 
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(max_examples=40)
 
 
 @FUZZ
@@ -191,8 +189,7 @@ def test_fuzz_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes
     reader = Hdf5Reader()
     for prefix in (b"", b"\x89HDF\r\n\x1a\n"):
         path.write_bytes(prefix + data)
-        assert reader.sniff(path) in (True, False)
-        open_and_read_or_refuse(reader, path)
+        sniff_and_open_or_refuse(reader, path)
 
 
 @FUZZ
@@ -202,6 +199,4 @@ def test_fuzz_truncated_file(tmp_path_factory: pytest.TempPathFactory, fraction:
     path = write_samples(folder / "s.h5", {str(i): rgb_sample(i) for i in range(3)})
     original = path.read_bytes()
     path.write_bytes(original[: int(len(original) * fraction)])
-    reader = Hdf5Reader()
-    assert reader.sniff(path) in (True, False)
-    open_and_read_or_refuse(reader, path)
+    sniff_and_open_or_refuse(Hdf5Reader(), path)

@@ -10,10 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813 (SimpleITK's own convention)
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from reader_helpers import assert_one_line, junk_inputs, open_and_read_or_refuse, sample_file
+from reader_helpers import (
+    assert_one_line,
+    assert_refuses_junk,
+    fuzz_settings,
+    sniff_and_open_or_refuse,
+)
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.io.itk import ItkReader
 
@@ -200,17 +206,10 @@ def test_header_checked_before_itk_parses_it(
 
 
 def test_sniff_refuses_junk(reader: ItkReader, tmp_path: Path) -> None:
-    for what, path in junk_inputs(tmp_path).items():
-        assert reader.sniff(path) is False, what
-        assert open_and_read_or_refuse(reader, path) is None, what
+    assert_refuses_junk(reader, tmp_path)
 
 
-FUZZ = settings(
-    max_examples=30,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(max_examples=30)
 
 
 @FUZZ
@@ -220,8 +219,7 @@ def test_fuzz_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes
     reader = ItkReader()
     for name, prefix in [("f.mha", b""), ("g.nrrd", b"NRRD0004\n"), ("h.mha", b"ObjectType = ")]:
         (folder / name).write_bytes(prefix + data)
-        assert reader.sniff(folder / name) in (True, False)
-        open_and_read_or_refuse(reader, folder / name)
+        sniff_and_open_or_refuse(reader, folder / name)
 
 
 @FUZZ
@@ -236,6 +234,4 @@ def test_fuzz_truncated_file(
     path = write(folder / name, volume(), compress=name.startswith("z"))
     original = path.read_bytes()
     path.write_bytes(original[: int(len(original) * fraction)])
-    reader = ItkReader()
-    assert reader.sniff(path) in (True, False)
-    open_and_read_or_refuse(reader, path)
+    sniff_and_open_or_refuse(ItkReader(), path)

@@ -10,9 +10,15 @@ from pathlib import Path
 import nibabel
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from reader_helpers import assert_one_line, junk_inputs, open_and_read_or_refuse
+from reader_helpers import (
+    assert_one_line,
+    assert_refuses_junk,
+    fuzz_settings,
+    open_and_read_or_refuse,
+    sniff_and_open_or_refuse,
+)
 
 from medtk.errors import BadInputError
 from medtk.io.nifti import NiftiReader
@@ -250,17 +256,10 @@ def test_gzip_that_is_not_nifti(reader: NiftiReader, tmp_path: Path) -> None:
 
 
 def test_sniff_refuses_junk(reader: NiftiReader, tmp_path: Path) -> None:
-    for what, path in junk_inputs(tmp_path).items():
-        assert reader.sniff(path) is False, what
-        assert open_and_read_or_refuse(reader, path) is None, what
+    assert_refuses_junk(reader, tmp_path)
 
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(max_examples=40)
 ANATOMICAL = (NIBABEL_DATA / "anatomical.nii").read_bytes()
 EXAMPLE4D = (NIBABEL_DATA / "example4d.nii.gz").read_bytes()
 
@@ -270,9 +269,7 @@ EXAMPLE4D = (NIBABEL_DATA / "example4d.nii.gz").read_bytes()
 def test_fuzz_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "f.nii"
     path.write_bytes(data)
-    reader = NiftiReader()
-    assert reader.sniff(path) in (True, False)
-    open_and_read_or_refuse(reader, path)
+    sniff_and_open_or_refuse(NiftiReader(), path)
 
 
 @FUZZ
@@ -286,9 +283,7 @@ def test_fuzz_truncated_file(
     original = ANATOMICAL if which == "nii" else EXAMPLE4D
     path = tmp_path_factory.mktemp("cut") / f"f.{which}"
     path.write_bytes(original[: int(len(original) * fraction)])
-    reader = NiftiReader()
-    assert reader.sniff(path) in (True, False)
-    open_and_read_or_refuse(reader, path)
+    sniff_and_open_or_refuse(NiftiReader(), path)
 
 
 @FUZZ

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,28 +9,13 @@ import numpy as np
 import openslide
 import pytest
 import tifffile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from reader_helpers import assert_one_line_unchained, fuzz_settings
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.io.openslide_reader import OpenSlideReader, on_white
-
-
-def sample_file(*parts: str) -> Path:
-    """A file of ``../shared/data`` (or ``$MEDTK_SAMPLE_DATA``); skip when it is absent."""
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    path = Path(os.environ.get("MEDTK_SAMPLE_DATA", default)).joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"sample file {path} not found (set MEDTK_SAMPLE_DATA to the data folder)")
-    return path
-
-
-def assert_one_line(exc: BaseException, name: str) -> None:
-    """A reader error is one line, names the file, and hides the library's traceback."""
-    text = str(exc)
-    assert "\n" not in text and name in text, text
-    assert exc.__cause__ is None
-    assert exc.__context__ is None or exc.__suppress_context__
 
 
 @pytest.fixture
@@ -127,7 +111,7 @@ def test_open_refuses_a_file_that_is_not_a_slide(reader, tmp_path):
     path.write_text("not a slide\n")
     with pytest.raises(BadInputError) as info:
         reader.open(path)
-    assert_one_line(info.value, "notes.svs")
+    assert_one_line_unchained(info.value, "notes.svs")
 
 
 def test_truncated_svs_fails_with_one_line(reader, svs, tmp_path):
@@ -137,7 +121,7 @@ def test_truncated_svs_fails_with_one_line(reader, svs, tmp_path):
     assert reader.sniff(path) is False  # its directory sits at the end: gone
     with pytest.raises(BadInputError) as info, reader.open(path) as source:  # open or read
         source.read_all()
-    assert_one_line(info.value, "cut.svs")
+    assert_one_line_unchained(info.value, "cut.svs")
 
 
 def test_damaged_tiles_fail_at_read_with_one_line(reader, svs, tmp_path):
@@ -157,15 +141,10 @@ def test_damaged_tiles_fail_at_read_with_one_line(reader, svs, tmp_path):
         )
         with pytest.raises(BadInputError, match="cannot read slide region") as info:
             source.read(region)
-    assert_one_line(info.value, "damaged.svs")
+    assert_one_line_unchained(info.value, "damaged.svs")
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@fuzz_settings(max_examples=30)
 @given(data=st.binary(max_size=2048), magic=st.sampled_from([b"", b"II*\0", b"MM\0*"]))
 def test_fuzz_random_bytes_are_never_a_slide(tmp_path_factory, data, magic):
     path = tmp_path_factory.mktemp("fuzz") / "random.svs"

@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from reader_helpers import assert_one_line_unchained, fuzz_settings
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.io.slices import SliceFolderReader, natural_key
 
-
-def sample_file(*parts: str) -> Path:
-    """A file of ``../shared/data`` (or ``$MEDTK_SAMPLE_DATA``); skip when it is absent."""
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    path = Path(os.environ.get("MEDTK_SAMPLE_DATA", default)).joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"sample file {path} not found (set MEDTK_SAMPLE_DATA to the data folder)")
-    return path
-
-
-def assert_one_line(exc: BaseException, *names: str) -> None:
-    """A reader error is one line, names what it is about, and hides library tracebacks."""
-    text = str(exc)
-    assert "\n" not in text, text
-    for name in names:
-        assert name in text, f"{name!r} not in {text!r}"
-    assert exc.__cause__ is None
-    assert exc.__context__ is None or exc.__suppress_context__
+RNG_SEED = 11  # the root conftest's ``rng`` fixture seeds with it
 
 
 @pytest.fixture
 def reader() -> SliceFolderReader:
     return SliceFolderReader()
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(11)
 
 
 def write_png_folder(folder: Path, volume: np.ndarray, name: str = "slice{}.png") -> Path:
@@ -223,7 +202,7 @@ def test_mixed_shapes_name_the_odd_file_and_both_shapes(reader, tmp_path, rng):
     Image.fromarray(np.zeros((21, 30), np.uint8)).save(folder / "slice4.png")
     with pytest.raises(BadInputError) as info:
         reader.open(folder)
-    assert_one_line(info.value, "slice4.png", "slice1.png", "21×30", "20×30")
+    assert_one_line_unchained(info.value, "slice4.png", "slice1.png", "21×30", "20×30")
 
 
 def test_mixed_grey_and_colour_are_refused(reader, tmp_path, rng):
@@ -231,7 +210,7 @@ def test_mixed_grey_and_colour_are_refused(reader, tmp_path, rng):
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(folder / "slice3.png")
     with pytest.raises(BadInputError) as info:
         reader.open(folder)
-    assert_one_line(info.value, "slice3.png", "RGB", "grey")
+    assert_one_line_unchained(info.value, "slice3.png", "RGB", "grey")
 
 
 def test_empty_folder(reader, tmp_path):
@@ -240,7 +219,7 @@ def test_empty_folder(reader, tmp_path):
     assert reader.sniff(tmp_path / "empty") is False
     with pytest.raises(BadInputError, match="folder contains no images") as info:
         reader.open(tmp_path / "empty")
-    assert_one_line(info.value, "empty")
+    assert_one_line_unchained(info.value, "empty")
 
 
 def test_folder_with_a_text_file(reader, tmp_path, rng):
@@ -249,7 +228,7 @@ def test_folder_with_a_text_file(reader, tmp_path, rng):
     assert reader.sniff(folder) is False
     with pytest.raises(BadInputError) as info:
         reader.open(folder)
-    assert_one_line(info.value, "notes.txt")
+    assert_one_line_unchained(info.value, "notes.txt")
 
 
 def test_folder_with_a_subfolder_is_not_a_slice_folder(reader, tmp_path, rng):
@@ -274,7 +253,7 @@ def test_truncated_png_fails_at_read_naming_the_file(reader, tmp_path, rng):
         source.read((slice(0, 1), slice(0, 64), slice(0, 64)))
         with pytest.raises(BadInputError) as info:
             source.read((slice(1, 2), slice(0, 64), slice(0, 64)))
-    assert_one_line(info.value, "slice2.png")
+    assert_one_line_unchained(info.value, "slice2.png")
 
 
 def test_png_header_without_image_fails_at_open(reader, tmp_path):
@@ -283,15 +262,10 @@ def test_png_header_without_image_fails_at_open(reader, tmp_path):
     assert reader.sniff(path)
     with pytest.raises(BadInputError) as info:
         reader.open(path)
-    assert_one_line(info.value, "broken.png")
+    assert_one_line_unchained(info.value, "broken.png")
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@fuzz_settings(max_examples=40)
 @given(
     data=st.binary(max_size=1024),
     magic=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\0"]),
@@ -314,4 +288,4 @@ def test_fuzz_random_and_truncated_pictures(tmp_path_factory, data, magic, cut):
         except BadInputError as exc:
             error = exc
         if error is not None:
-            assert_one_line(error)
+            assert_one_line_unchained(error)

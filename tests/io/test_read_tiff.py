@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from reader_helpers import assert_one_line_unchained, fuzz_settings
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.io.source import ImageSource
 from medtk.io.tiff import TIFF_MAGICS, AxisMap, TiffReader
 from medtk.io.wsi_metadata import aperio_mpp_and_power, common_unit, objective_power, unit_name
 
-
-def sample_file(*parts: str) -> Path:
-    """A file of ``../shared/data`` (or ``$MEDTK_SAMPLE_DATA``); skip when it is absent."""
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    path = Path(os.environ.get("MEDTK_SAMPLE_DATA", default)).joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"sample file {path} not found (set MEDTK_SAMPLE_DATA to the data folder)")
-    return path
-
-
-def assert_one_line(exc: BaseException, name: str) -> None:
-    """A reader error is one line, names the file, and hides the library's traceback."""
-    text = str(exc)
-    assert "\n" not in text and name in text, text
-    assert exc.__cause__ is None
-    assert exc.__context__ is None or exc.__suppress_context__
+RNG_SEED = 7  # the root conftest's ``rng`` fixture seeds with it
 
 
 def read_all(path: Path) -> tuple[ImageSource, np.ndarray]:
@@ -43,11 +29,6 @@ def read_all(path: Path) -> tuple[ImageSource, np.ndarray]:
 @pytest.fixture
 def reader() -> TiffReader:
     return TiffReader()
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(7)
 
 
 # --- detection -----------------------------------------------------------------------
@@ -74,7 +55,7 @@ def test_open_refuses_a_file_that_is_not_tiff(reader, tmp_path):
     path.write_bytes(b"GIF89a" + b"\0" * 50)
     with pytest.raises(BadInputError, match="not a TIFF") as info:
         reader.open(path)
-    assert_one_line(info.value, "x.tif")
+    assert_one_line_unchained(info.value, "x.tif")
 
 
 # --- layouts -------------------------------------------------------------------------
@@ -94,6 +75,31 @@ def test_tiled_grey_image_reads_exact_regions(tmp_path, rng):
         np.testing.assert_array_equal(source.read_all(), image)
     assert source.metadata["native_levels"] == 1
     assert "modality" not in source.metadata  # a plain TIFF says nothing about what it shows
+
+
+@pytest.fixture(scope="module")
+def tiled_rgb(tmp_path_factory):
+    """An RGB image in 64-pixel tiles, big-endian 16-bit, with ragged edge tiles."""
+    image = np.random.default_rng(3).integers(0, 65535, (203, 331, 3), dtype=np.uint16)
+    path = tmp_path_factory.mktemp("tiled") / "rgb16.tif"
+    tifffile.imwrite(path, image, tile=(64, 64), photometric="rgb", byteorder=">")
+    return path, image
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_region_of_a_tiled_page_equals_the_whole_image_cut(tiled_rgb, data):
+    path, image = tiled_rgb
+    y0 = data.draw(st.integers(0, 202))
+    x0 = data.draw(st.integers(0, 330))
+    y1 = data.draw(st.integers(y0 + 1, 203))
+    x1 = data.draw(st.integers(x0 + 1, 331))
+    c0 = data.draw(st.integers(0, 2))
+    c1 = data.draw(st.integers(c0 + 1, 3))
+    with TiffReader().open(path) as source:
+        part = source.read((slice(c0, c1), slice(y0, y1), slice(x0, x1)))
+    assert part.dtype == np.uint16 and part.dtype.isnative
+    np.testing.assert_array_equal(part, np.moveaxis(image[y0:y1, x0:x1, c0:c1], -1, 0))
 
 
 def test_big_endian_bigtiff_reads_in_native_byte_order(tmp_path, rng):
@@ -440,7 +446,7 @@ def test_truncated_tiled_jpeg_tiff_fails_with_one_line(tmp_path, rng):
     path.write_bytes(data[: int(len(data) * 0.6)])
     with pytest.raises(BadInputError, match="truncated") as info:
         read_all(path)
-    assert_one_line(info.value, "slide.tif")
+    assert_one_line_unchained(info.value, "slide.tif")
 
 
 @pytest.mark.parametrize("kind", ["plain", "zlib", "imagej", "ome"])
@@ -459,7 +465,7 @@ def test_truncated_stack_is_refused_not_shortened(tmp_path, rng, kind):
     path.write_bytes(data[: int(len(data) * 0.6)])
     with pytest.raises(BadInputError, match="truncated") as info:
         read_all(path)
-    assert_one_line(info.value, "stack.tif")
+    assert_one_line_unchained(info.value, "stack.tif")
 
 
 def test_unparseable_tiff_fails_at_open(tmp_path):
@@ -467,7 +473,7 @@ def test_unparseable_tiff_fails_at_open(tmp_path):
     path.write_bytes(b"II*\0" + b"\xff\xff\xff\x7f" + b"\0" * 64)
     with pytest.raises(BadInputError) as info:
         TiffReader().open(path)
-    assert_one_line(info.value, "bad.tif")
+    assert_one_line_unchained(info.value, "bad.tif")
 
 
 def test_corrupt_tile_fails_at_read_naming_the_region(tmp_path, rng):
@@ -485,17 +491,12 @@ def test_corrupt_tile_fails_at_read_naming_the_region(tmp_path, rng):
         )
         with pytest.raises(BadInputError, match="cannot decode") as info:
             source.read((slice(300, 400), slice(300, 400)))
-    assert_one_line(info.value, "bad.tif")
+    assert_one_line_unchained(info.value, "bad.tif")
 
 
 # --- fuzz --------------------------------------------------------------------------------
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(max_examples=40)
 
 
 def open_and_read_or_refuse(path: Path) -> None:
@@ -510,7 +511,7 @@ def open_and_read_or_refuse(path: Path) -> None:
     except BadInputError as exc:
         error = exc
     if error is not None:
-        assert_one_line(error, path.name)
+        assert_one_line_unchained(error, path.name)
 
 
 @FUZZ

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dask.array as da
 import numpy as np
 import pytest
 from skimage.color import rgb2gray
 from skimage.filters import threshold_otsu
 
+from conftest import sample_file
 from medtk.errors import BadInputError
 from medtk.ops.tissue import grey_level, mean_intensity_mask, otsu_mask
-
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "histology" / "target_image.png"
 
 
 def slide_thumbnail(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +97,11 @@ def test_not_an_rgb_level_is_bad_input(shape, message):
         otsu_mask(np.zeros(shape, np.uint8))
 
 
-@pytest.mark.skipif(not SAMPLE.is_file(), reason=f"sample H&E image not found at {SAMPLE}")
 def test_real_h_and_e_tile():
     from PIL import Image
 
-    rgb = np.moveaxis(np.asarray(Image.open(SAMPLE).convert("RGB")), -1, 0)[:, ::4, ::4]
+    sample = sample_file("histology", "target_image.png")
+    rgb = np.moveaxis(np.asarray(Image.open(sample).convert("RGB")), -1, 0)[:, ::4, ::4]
     grey = rgb.astype(np.float64).mean(axis=0)
     np.testing.assert_array_equal(
         otsu_mask(rgb, min_size=0, hole_size=0), grey <= threshold_otsu(grey)
