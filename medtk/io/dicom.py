@@ -25,8 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
-from medtk.io.sniff import describe, input_error, is_regular_file, native_dtype, read_head
+from medtk.io.sniff import (
+    describe,
+    input_error,
+    input_errors,
+    is_regular_file,
+    native_dtype,
+    read_head,
+)
 from medtk.io.source import MILLIMETER, ImageSource, Region, metadata_from, region_shape
 
 DICM_OFFSET = 128
@@ -197,12 +203,8 @@ def _read_header(path: Path, *, forced: bool, single: bool) -> _Header | None:
             name = pydicom.uid.UID(sop).name if sop else "unknown SOP class"
             raise input_error(path, f"holds no image (it is a {name} object, without Rows)")
         return None
-    try:
+    with input_errors(path, "unreadable DICOM header"):
         return _header(path, dataset, forced)
-    except BadInputError:
-        raise
-    except Exception as exc:
-        raise input_error(path, f"unreadable DICOM header ({describe(exc)})") from None
 
 
 def _header(path: Path, dataset: Any, forced: bool) -> _Header:

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
-from medtk.io.sniff import describe, input_error, native_dtype, read_head
+from medtk.io.sniff import describe, input_error, input_errors, native_dtype, read_head
 from medtk.io.source import ImageSource, Region, region_shape
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -67,15 +66,8 @@ class Hdf5Reader:
             handle = h5py.File(path, "r")
         except Exception as exc:
             raise input_error(path, f"unreadable HDF5 file ({describe(exc)})") from None
-        try:
-            datasets = _samples(path, handle)
-            return _source(path, handle, datasets)
-        except BadInputError:
-            handle.close()
-            raise
-        except Exception as exc:
-            handle.close()
-            raise input_error(path, f"unreadable HDF5 file ({describe(exc)})") from None
+        with input_errors(path, "unreadable HDF5 file", cleanup=handle.close):
+            return _source(path, handle, _samples(path, handle))
 
 
 def _samples(path: Path, handle: Any) -> list[Any]:

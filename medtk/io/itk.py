@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
-from medtk.io.sniff import describe, input_error, native_dtype, one_line, read_head
+from medtk.io.sniff import input_error, input_errors, native_dtype, one_line, read_head
 from medtk.io.source import MILLIMETER, ImageSource, Region, metadata_from
 
 NRRD_MAGIC = b"NRRD000"
@@ -271,12 +270,8 @@ def _source(
             return held["array"]
 
     def read(region: Region) -> np.ndarray:
-        try:
+        with input_errors(path, "cannot read image data"):
             array = load()
-        except BadInputError:
-            raise
-        except Exception as exc:
-            raise input_error(path, f"cannot read image data ({describe(exc)})") from None
         return np.array(array[region], dtype=dtype)
 
     def close() -> None:

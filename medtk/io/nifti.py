@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
 from medtk.io.sniff import (
     GZIP_MAGIC,
     describe,
     input_error,
+    input_errors,
     native_dtype,
     read_head,
     read_head_maybe_gzip,
@@ -95,14 +95,8 @@ class NiftiReader:
             raise input_error(path, "not a NIfTI file (no NIfTI-1 or NIfTI-2 header)")
         compressed = read_head(path, 2) == GZIP_MAGIC
         handle, image, files = _load(path, version, compressed)
-        try:
+        with input_errors(path, "unreadable NIfTI file", cleanup=lambda: _close(handle)):
             return _describe(path, _Volume(path, image, handle, compressed), files)
-        except BadInputError:
-            _close(handle)
-            raise
-        except Exception as exc:
-            _close(handle)
-            raise input_error(path, f"unreadable NIfTI file ({describe(exc)})") from None
 
 
 def _load(path: Path, version: tuple[int, bool], compressed: bool) -> tuple[Any, Any, list[Path]]:
@@ -183,13 +177,8 @@ class _Volume:
 
     def read(self, slicer: tuple[slice | int, ...]) -> np.ndarray:
         """``dataobj[slicer]`` in NIfTI axis order, as one-line errors, under the lock."""
-        try:
-            with self.lock:
-                return self._slab(slicer) if self._use_slabs(slicer) else self._direct(slicer)
-        except BadInputError:
-            raise
-        except Exception as exc:
-            raise input_error(self.path, f"cannot read voxel data ({describe(exc)})") from None
+        with input_errors(self.path, "cannot read voxel data"), self.lock:
+            return self._slab(slicer) if self._use_slabs(slicer) else self._direct(slicer)
 
     def _direct(self, slicer: tuple[slice | int, ...]) -> np.ndarray:
         return np.asarray(self.image.dataobj[slicer])

@@ -26,8 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
-from medtk.io.sniff import describe, input_error, is_regular_file, native_dtype, read_head
+from medtk.io.sniff import (
+    describe,
+    input_error,
+    input_errors,
+    is_regular_file,
+    native_dtype,
+    read_head,
+)
 from medtk.io.source import ImageSource, Region
 from medtk.io.tiff import TIFF_MAGICS
 
@@ -153,7 +159,7 @@ def decode_slice(path: Path, kind: str) -> np.ndarray:
 
     :raises BadInputError: the file cannot be decoded.
     """
-    try:
+    with input_errors(path, f"cannot decode {kind.upper()} slice"):
         if kind == "tiff":
             import tifffile
 
@@ -170,10 +176,6 @@ def decode_slice(path: Path, kind: str) -> np.ndarray:
                 data = data[..., 0]
         else:
             data = _decode_pillow(path)
-    except BadInputError:
-        raise
-    except Exception as exc:
-        raise input_error(path, f"cannot decode {kind.upper()} slice ({describe(exc)})") from None
     if data.ndim == 3:
         data = data[..., :3]
     if data.dtype.kind == "b":

@@ -12,6 +12,8 @@ import gzip
 import re
 import stat
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +99,28 @@ def input_error(path: Path | str, problem: str) -> BadInputError:
     inside it should go through :func:`describe` first, which is.
     """
     return BadInputError(f"{str(path)!r}: {one_line(problem, limit=None)}")
+
+
+@contextmanager
+def input_errors(
+    path: Path | str, problem: str, *, cleanup: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """Turn any failure inside the block into one line: ``'<path>': <problem> (<detail>)``.
+
+    A ``BadInputError`` already says what is wrong and passes through unchanged.
+    ``cleanup`` runs on either kind of failure, to close a handle the caller will not
+    return.
+    """
+    try:
+        yield
+    except BadInputError:
+        if cleanup is not None:
+            cleanup()
+        raise
+    except Exception as exc:
+        if cleanup is not None:
+            cleanup()
+        raise input_error(path, f"{problem} ({describe(exc)})") from None
 
 
 def native_dtype(dtype: np.dtype | type | str) -> np.dtype:

@@ -39,8 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from medtk.errors import BadInputError
-from medtk.io.sniff import describe, input_error, native_dtype, read_head
+from medtk.io.sniff import describe, input_error, input_errors, native_dtype, read_head
 from medtk.io.source import AXIS_ORDER, ImageSource, Region, metadata_from
 from medtk.io.wsi_metadata import (
     MICROMETERS_PER,
@@ -115,14 +114,8 @@ class TiffReader:
                 tif = tifffile.TiffFile(path)
             except Exception as exc:
                 raise input_error(path, f"not a readable TIFF ({describe(exc)})") from None
-            try:
+            with input_errors(path, "unreadable TIFF", cleanup=tif.close):
                 return _describe(path, tif, log)
-            except BadInputError:
-                tif.close()
-                raise
-            except Exception as exc:
-                tif.close()
-                raise input_error(path, f"unreadable TIFF ({describe(exc)})") from None
 
 
 class _TiffLog(logging.Filter):
