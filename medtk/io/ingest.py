@@ -214,7 +214,7 @@ def _writers(
         name="image",
         plan=plan,
         read=source.read,
-        arrays=create_levels(root, plan, source.dtype, resume=journal.resumed),
+        arrays=create_levels(root, plan, source.dtype, resume=journal.resumed, skip_empty=False),
         method="mean",
         journal=journal,
         workers=options.workers,

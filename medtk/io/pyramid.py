@@ -215,15 +215,15 @@ def block_stats(
     max, sum and sum of squares.
     """
     data = np.moveaxis(block, channel_axis, 0) if channel_axis is not None else block[None]
-    flat = data.reshape(data.shape[0], -1)
-    if np.issubdtype(flat.dtype, np.integer) and flat.dtype.itemsize <= 2:
-        offset = int(np.iinfo(flat.dtype).min)
+    if np.issubdtype(data.dtype, np.integer) and data.dtype.itemsize <= 2:
+        offset = int(np.iinfo(data.dtype).min)
         hist = []
-        for channel in flat:
-            counts = _value_counts(channel, offset, 1 << (8 * flat.dtype.itemsize))
+        for channel in data:
+            counts = _value_counts(channel, offset, 1 << (8 * data.dtype.itemsize))
             present = np.flatnonzero(counts)
             hist.append([(present + offset).tolist(), counts[present].tolist()])
         return {"first": first_channel, "hist": hist}
+    flat = data.reshape(data.shape[0], -1)
     return {
         "first": first_channel,
         "min": flat.min(axis=1).astype(np.float64).tolist(),
@@ -235,11 +235,14 @@ def block_stats(
 
 
 def _value_counts(values: np.ndarray, offset: int, bins: int) -> np.ndarray:
-    """Counts of each value (shifted by ``-offset``), taken in cache-sized pieces.
+    """Counts of each value (shifted by ``-offset``); 16-bit values in cache-sized pieces.
 
     ``np.bincount`` converts its input to 64-bit indices first; doing that a quarter of a
     million values at a time keeps the copy in cache instead of 8× the block in memory.
     """
+    if values.dtype == np.uint8:
+        return _byte_counts(values)
+    values = values.ravel()
     counts = np.zeros(bins, dtype=np.int64)
     step = 1 << 18
     for start in range(0, values.size, step):
@@ -248,6 +251,15 @@ def _value_counts(values: np.ndarray, offset: int, bins: int) -> np.ndarray:
             piece = piece.astype(np.int32) - offset
         counts += np.bincount(piece, minlength=bins)
     return counts
+
+
+def _byte_counts(values: np.ndarray) -> np.ndarray:
+    """Counts of each 8-bit value through Pillow's histogram: exact, and several times
+    faster than ``np.bincount`` (which widens every value to 64 bits first)."""
+    from PIL import Image
+
+    plane = values.reshape(1, -1) if values.ndim < 2 else values.reshape(-1, values.shape[-1])
+    return np.asarray(Image.fromarray(np.ascontiguousarray(plane)).histogram(), dtype=np.int64)
 
 
 def merge_stats(

@@ -66,16 +66,27 @@ def compressor() -> Any:
 
 
 def create_levels(
-    group: zarr.Group, plan: PyramidPlan, dtype: np.dtype, *, resume: bool
+    group: zarr.Group,
+    plan: PyramidPlan,
+    dtype: np.dtype,
+    *,
+    resume: bool,
+    skip_empty: bool = True,
 ) -> list[zarr.Array]:
-    """The level arrays ``0``, ``1`` … of ``group``; reopened when resuming a partial write."""
+    """The level arrays ``0``, ``1`` … of ``group``; reopened when resuming a partial write.
+
+    ``skip_empty``: leave chunks that hold only the fill value unwritten (label images,
+    mostly background). Intensity images rarely have such chunks (slide background is
+    white, not 0), and checking every chunk costs about as much as the statistics.
+    """
+    config = {"write_empty_chunks": not skip_empty}
     arrays = []
     for level, (shape, chunks) in enumerate(zip(plan.shapes, plan.chunks, strict=True)):
         name = str(level)
         if resume and name in group:
             array = group[name]
             if tuple(array.shape) == shape and tuple(array.chunks) == chunks:
-                arrays.append(array)
+                arrays.append(array.with_config(config))
                 continue
         arrays.append(
             group.create_array(
@@ -87,6 +98,7 @@ def create_levels(
                 fill_value=0,
                 dimension_names=plan.axes,
                 overwrite=True,
+                config=config,
             )
         )
     return arrays
