@@ -59,7 +59,7 @@ def default_chunks(
 
 def compressor() -> Any:
     """Zstandard at level 1: on slide tiles as small as Blosc-zstd at level 1 and faster, and
-    2.5 times as fast as level 3 for 7% more bytes (figures in docs/benchmarks.md)."""
+    1.7 times as fast as level 3 for 8% more bytes (figures in docs/benchmarks.md)."""
     from zarr.codecs import ZstdCodec
 
     return ZstdCodec(level=1)

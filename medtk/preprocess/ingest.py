@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from medtk.errors import BadInputError, Interrupted
-from medtk.preprocess.config import IngestConfig, default_workers
+from medtk.preprocess.config import IngestConfig
 from medtk.tasks import Task, TaskContext, TaskResult
+from medtk.threads import default_workers
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from medtk.errors import BadInputError
-from medtk.preprocess.config import WindowConfig, default_workers
+from medtk.preprocess.config import WindowConfig
 from medtk.preprocess.ingest import _Bar
 from medtk.tasks import Task, TaskContext, TaskResult
+from medtk.threads import default_workers
 
 
 def windowed_name(store: Path, low: float, high: float) -> Path:
