@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # medtk quickstart: list what is installed, train through a plugin, repeat a run from its
-# saved config, predict, and read results as JSON — the way shell pipelines use medtk.
+# saved config, predict, read results as JSON, and bring a slide into an OME-Zarr store
+# with a tissue patch grid — the way shell pipelines use medtk.
 # Needs medtk and tests/fixtures/medtk-example-plugin installed (`nox -s demo` does both).
 # Usage: examples/quickstart.sh [OUTPUT_DIR]
 set -euo pipefail
@@ -29,6 +30,14 @@ echo "== predict: score new points with the first run" >&2
 printf '5.0,5.0\n9.0,9.0\n1.0,1.0\n' > "$out/points.csv"
 medtk predict example "$run" "$out/points.csv" -o "$out/predictions.csv"
 paste -d' ' "$out/points.csv" "$out/predictions.csv" >&2
+
+echo "== preprocess: a sample slide into an OME-Zarr store, then a 5x tissue patch grid" >&2
+slide=$(medtk preprocess sample slide -o "$out/slide.tif" --size 4096)
+store=$(medtk preprocess ingest "$slide" -o "$out/slide.zarr")
+medtk preprocess info "$store"
+patches=$(medtk preprocess patches "$store" --magnification 5 --size 224)
+ls "$patches" >&2
+head -3 "$patches/patches.csv" >&2
 
 echo "== bad input exits 2 with one line" >&2
 if medtk train example -o "$out/bad" --epochs many 2> "$out/error.txt"; then
