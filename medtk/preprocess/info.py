@@ -42,14 +42,19 @@ def _tree(description: dict[str, Any], title: str) -> Any:
                 facts.add(f"{key}: {escape(str(meta[key]))}")
         source = meta.get("source", {})
         if source:
-            facts.add(
-                f"source: {escape(str(source.get('path')))} ({source.get('format')}, "
-                f"{source.get('files')} file(s), {_size(source.get('bytes') or 0)}, "
-                f"sha256 {str(source.get('sha256'))[:16]}…)"
-            )
+            about = [str(source.get("format"))]
+            if source.get("files"):
+                about.append(f"{source['files']} file(s), {_size(source.get('bytes') or 0)}")
+            if source.get("sha256"):
+                about.append(f"sha256 {str(source['sha256'])[:16]}…")
+            facts.add(f"source: {escape(str(source.get('path')))} ({', '.join(about)})")
+        window = meta.get("window")
+        if window:
+            facts.add(f"window: {window['low']:g} to {window['high']:g} HU → 0-255")
         stats = meta.get("stats", {})
         if stats:
-            name = "HU range" if meta.get("modality") == "CT" else "range"
+            hu = meta.get("modality") == "CT" and not window
+            name = "HU range" if hu else "range"
             facts.add(f"{name}: min {_fmt(stats['min'])}; max {_fmt(stats['max'])}")
             facts.add(f"mean {_fmt(stats['mean'])}; std {_fmt(stats['std'])}")
             pct = stats.get("percentiles", {})
@@ -82,6 +87,9 @@ class InfoTask(Task):
         description = store.describe()
         record = {k: v for k, v in description.items() if k != "path"}
         if not ctx.json:
-            Console(highlight=False).print(_tree(description, str(store.path)), crop=False)
+            console = Console(highlight=False)
+            if not console.is_terminal:  # piped: never wrap a line, a script may grep it
+                console = Console(highlight=False, width=max(console.width, 1000))
+            console.print(_tree(description, str(store.path)), crop=False)
             return TaskResult()
         return TaskResult(path=store.path, record=record)

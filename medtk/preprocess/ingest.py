@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from medtk.errors import BadInputError, Interrupted
+from medtk.errors import BadInputError, Interrupted, Terminated
 from medtk.preprocess.config import IngestConfig
 from medtk.tasks import Task, TaskContext, TaskResult
 from medtk.threads import default_workers
@@ -26,6 +29,22 @@ class _Bar:
     def advance(self, blocks: int) -> None:
         if self.bar is not None:
             self.progress.update(self.bar, advance=blocks)
+
+
+@contextmanager
+def kept_for_resume(out: Path, again: str) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, say that the partial store is kept and how to resume it.
+
+    The store writer keeps its partial output on an interruption (not on an error), so
+    the CLI's generic "outputs in progress were removed" would be wrong here.
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as exc:
+        terminated = isinstance(exc, Terminated)
+        kind = Terminated if terminated else Interrupted
+        what = "terminated by SIGTERM" if terminated else "interrupted"
+        raise kind(f"{what} while writing {str(out)!r}; {again} to resume it") from None
 
 
 class IngestTask(Task):
@@ -72,7 +91,12 @@ class IngestTask(Task):
         labels = config.label or [None] * len(sources)
         with ctx.progress() as progress:
             for source, label, out in zip(sources, labels, outputs, strict=True):
-                try:
+                again = (
+                    "run the same command again"
+                    if len(sources) == 1
+                    else f"ingest {str(source)!r} alone to {str(out)!r}, same options,"
+                )
+                with kept_for_resume(out, again):
                     result = ingest(
                         source,
                         out,
@@ -81,11 +105,6 @@ class IngestTask(Task):
                         options=options,
                         progress=_Bar(progress),
                     )
-                except KeyboardInterrupt:
-                    raise Interrupted(
-                        f"interrupted while writing {str(out)!r}; run the same command "
-                        "again to resume it"
-                    ) from None
                 if result.resumed_blocks:
                     ctx.log(f"{out}: resumed, {result.resumed_blocks} blocks were already written")
                 records.append(

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from medtk.errors import BadInputError
 from medtk.preprocess.config import WindowConfig
-from medtk.preprocess.ingest import _Bar
+from medtk.preprocess.ingest import _Bar, kept_for_resume
 from medtk.tasks import Task, TaskContext, TaskResult
 from medtk.threads import default_workers
 
@@ -46,6 +46,12 @@ class WindowTask(Task):
             )
         if "c" in store.axes:
             raise BadInputError(f"{str(config.store)!r} has channels; a CT store has none")
+        done = store.medtk.get("window")
+        if done:
+            raise BadInputError(
+                f"{str(config.store)!r} is already windowed ({done['low']:g} to "
+                f"{done['high']:g} HU, scaled to 0-255); window the original CT store"
+            )
         out = config.out or windowed_name(store.path, low, high)
         check_new_output(out, overwrite=config.overwrite, directory=True)
         source = store.source(0, window(store.dask(0), low, high, out_dtype="uint8"))
@@ -58,7 +64,7 @@ class WindowTask(Task):
         source.metadata.pop("rescale", None)
         labels = {name: store.label(name).source(0) for name in store.labels}
         options = IngestOptions(workers=default_workers(config.workers), overwrite=config.overwrite)
-        with ctx.progress() as progress:
+        with ctx.progress() as progress, kept_for_resume(out, "run the same command again"):
             result = write_store(
                 source, out, labels=labels, options=options, progress=_Bar(progress)
             )

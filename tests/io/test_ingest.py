@@ -204,7 +204,8 @@ def _medtk(*args: str) -> list[str]:
     return [sys.executable, "-m", "medtk", *args]
 
 
-def test_killed_ingest_resumes_to_the_same_array(tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_ingest_resumes_to_the_same_array(tmp_path, how):
     rng = np.random.default_rng(4)
     np.save(tmp_path / "big.npy", rng.integers(0, 255, (3, 2048, 2048), dtype=np.uint8))
     args = ["preprocess", "ingest", str(tmp_path / "big.npy"), "--chunk-xy", "64",
@@ -212,15 +213,24 @@ def test_killed_ingest_resumes_to_the_same_array(tmp_path):
     out = tmp_path / "big.zarr"
     journal = partial_path(out) / ".medtk-journal.jsonl"
     env = {**os.environ, "MEDTK_LOAD_PLUGINS": "core"}
-    child = subprocess.Popen(_medtk(*args, "-o", str(out)), env=env, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        _medtk(*args, "-o", str(out)), env=env, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if journal.exists() and journal.read_text().count("\n") >= 6:
             break
         time.sleep(0.005)
-    child.send_signal(signal.SIGKILL)
-    child.communicate()
-    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    child.send_signal(how)
+    _, stderr = child.communicate()
+    if how == signal.SIGKILL:
+        assert child.returncode == -signal.SIGKILL, "the ingest finished before it was killed"
+    else:
+        assert child.returncode == 143, stderr
+        assert stderr.strip().splitlines()[-1] == (
+            f"medtk: error: terminated by SIGTERM while writing {str(out)!r}; "
+            "run the same command again to resume it"
+        )
     assert not out.exists() and journal.exists()
 
     done = subprocess.run(_medtk(*args, "-o", str(out)), env=env, capture_output=True, text=True)

@@ -38,6 +38,17 @@ def test_window_clips_and_scales_to_uint8(cli, tmp_path):
     assert store.labels == ["liver"]
     np.testing.assert_array_equal(store.label("liver").array(0)[...], (hu > 0).astype(np.uint8))
 
+    info = cli("preprocess", "info", str(out), plugins=CORE)
+    assert "window: -200 to 250 HU → 0-255" in info.out
+    assert "HU range" not in info.out
+    assert "range: min 0; max 255" in info.out
+    assert "medtk-store)" in info.out  # no file count or checksum for a derived store
+    again = cli("preprocess", "window", str(out), "-o", str(tmp_path / "twice.zarr"),
+                plugins=CORE)  # fmt: skip
+    assert again.code == 2
+    assert "is already windowed (-200 to 250 HU, scaled to 0-255)" in again.err
+    assert not (tmp_path / "twice.zarr").exists()
+
 
 def test_window_refuses_non_ct_and_bad_bounds(cli, tmp_path):
     make_ct(cli, tmp_path, modality="MR")
