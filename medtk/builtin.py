@@ -71,6 +71,16 @@ def register_readers(register: Register) -> None:
 
 
 @hookimpl
+def register_models(register: Register) -> None:
+    """Reference networks of the core."""
+    register(
+        "tiny-cnn",
+        "medtk.nn.models.tiny_cnn:TinyCNN",
+        description="Two conv stages and a linear head: the engine's test and demo network",
+    )
+
+
+@hookimpl
 def register_tasks(register: Register) -> None:
     """The ``medtk preprocess`` steps every family builds on."""
     steps = {
@@ -80,6 +90,7 @@ def register_tasks(register: Register) -> None:
         "window": ("medtk.preprocess.window:WindowTask", "Hounsfield-windowed copy of a CT"),
         "cohort": ("medtk.preprocess.cohort:CohortTask", "Cohort table with grouped folds"),
         "sample": ("medtk.preprocess.sample:SampleTask", "Synthetic slide, CT or MR to try"),
+        "shapes": ("medtk.train.shapes:ShapesTask", "Tiny CNN on generated shapes (engine demo)"),
     }
     for name, (target, description) in steps.items():
         register(name, target, description=description)

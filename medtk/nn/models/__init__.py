@@ -1,0 +1,1 @@
+"""Small built-in models: reference networks for the engine's tests and demos."""

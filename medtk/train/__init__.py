@@ -1,0 +1,1 @@
+"""Built-in training tasks of the core (the families bring their own)."""
