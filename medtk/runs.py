@@ -68,7 +68,7 @@ def create_run(
         be resumed; its ``summary.json`` (if the block wrote one) says it is unfinished.
     """
     with written_aside(Path(path), overwrite=overwrite, directory=True) as work:
-        _write_config(work, config, invocation)
+        write_config(work, config, invocation)
         try:
             yield RunFolder(path=work, final_path=Path(path))
         except (KeyboardInterrupt, Interrupted):
@@ -87,7 +87,7 @@ def resume_run(path: Path, *, config: BaseModel, invocation: str) -> Iterator[Ru
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
     try:
         shutil.copytree(path, work, dirs_exist_ok=True)
-        _write_config(work, config, invocation)
+        write_config(work, config, invocation)
         try:
             yield RunFolder(path=work, final_path=path)
         except (KeyboardInterrupt, Interrupted):
@@ -98,6 +98,7 @@ def resume_run(path: Path, *, config: BaseModel, invocation: str) -> Iterator[Ru
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _write_config(folder: Path, config: BaseModel, invocation: str) -> None:
+def write_config(folder: Path, config: BaseModel, invocation: str) -> None:
+    """``config.yaml``: the resolved config under a header naming the command."""
     header = f"# {invocation} · medtk {medtk.__version__}\n"
     (folder / CONFIG_FILE).write_text(header + dump_config(config), encoding="utf-8")

@@ -61,6 +61,11 @@ class TrainOptions(TaskConfig):
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     precision: Precision = option(Precision.auto, "arithmetic: auto, 32, 16 or bf16")
     workers: int = option(0, "data-loading processes (0: load in the main process)", ge=0)
+    folds: int = option(
+        0,
+        "k-fold cross-validation: one run per fold in RUN/fold-N, and their summary (0: off)",
+        ge=0,
+    )
     seed: int = option(0, "seed of weights, data order and augmentation")
     overwrite: bool = option(False, "replace an existing run folder")
 

@@ -8,12 +8,10 @@ schedules, early stopping, freezing, resuming) and is what the engine's tests tr
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from medtk.config import option
 from medtk.engine.options import TrainOptions
-from medtk.errors import BadInputError
 from medtk.tasks import Task, TaskContext, TaskResult
 
 if TYPE_CHECKING:
@@ -63,79 +61,49 @@ class ShapesTask(Task):
 
     def train(self, config: ShapesOptions, ctx: TaskContext) -> TaskResult:
         """Train a tiny CNN to tell generated discs from squares; writes a run folder
-        (config, model.safetensors, metrics.csv, state/ for --resume, summary.json)."""
-        from medtk.atomic import check_new_output
+        (config, model.safetensors, metrics.csv, state/ for --resume, summary.json), or
+        with --folds K one run per fold and their summary."""
+        from medtk.engine.crossval import check_folds
+        from medtk.engine.session import check_run_target, train_task
 
-        if (config.out is None) == (config.resume is None):
-            raise BadInputError("give either -o RUN (a new run) or --resume RUN")
-        if config.out is not None:
-            check_new_output(config.out, overwrite=config.overwrite, directory=True)
-        return run_training(config, ctx, self._setup)
-
-    @staticmethod
-    def _setup(config: ShapesOptions, ctx: TaskContext) -> tuple:
-        import torch
-        from sklearn.metrics import roc_auc_score
-        from torch.utils.data import TensorDataset
-
-        images, labels = make_shapes(config.samples, config.size, config.noise, config.seed)
-        split = int(len(images) * (1 - config.val_fraction))
-        train = TensorDataset(torch.from_numpy(images[:split]), torch.from_numpy(labels[:split]))
-        val_x, val_y = torch.from_numpy(images[split:]), torch.from_numpy(labels[split:])
-        model = ctx.registries.models.load("tiny-cnn")(in_channels=1, classes=1, width=config.width)
-        bce = torch.nn.BCEWithLogitsLoss()
-
-        def batch_loss(net: torch.nn.Module, batch: tuple) -> torch.Tensor:
-            x, y = batch
-            return bce(net(x), y)
-
-        def validate(net: torch.nn.Module) -> dict[str, float]:
-            device = next(net.parameters()).device
-            logits = torch.cat([net(x.to(device)).float().cpu() for x in val_x.split(256)])
-            scores = torch.sigmoid(logits).numpy()
-            return {
-                "val_loss": float(bce(logits, val_y)),
-                "val_auc": float(roc_auc_score(val_y.numpy(), scores)),
-                "val_accuracy": float(((scores > 0.5) == (val_y.numpy() > 0.5)).mean()),
-            }
-
-        return model, train, batch_loss, validate
+        check_run_target(config)
+        if config.folds:
+            check_folds(config.folds, 2 * config.samples)
+        return train_task(config, ctx, _setup)
 
 
-def run_training(config: TrainOptions, ctx: TaskContext, setup) -> TaskResult:
-    """Build (seeded), train into a new or resumed run, write the summary and the plot."""
-    from medtk.engine.trainer import Trainer, seed_everything
-    from medtk.runs import create_run, resume_run
+def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> tuple:
+    """The generated data split for ``fold`` (or by --val-fraction), the model, the loss."""
+    import numpy as np
+    import torch
+    from sklearn.metrics import roc_auc_score
+    from torch.utils.data import TensorDataset
 
-    seed_everything(config.seed)
-    model, train_set, batch_loss, validate = setup(config, ctx)
-    trainer = Trainer(model, config, batch_loss=batch_loss, validate=validate)
-    invocation = f"medtk train {ctx.task}"
-    if config.resume is not None:
-        opened = resume_run(config.resume, config=config, invocation=invocation)
-        trainer.resume(config.resume)
-        target = Path(config.resume)
+    from medtk.ops.folds import assign_folds
+
+    images, labels = make_shapes(config.samples, config.size, config.noise, config.seed)
+    if fold is None:
+        held_out = np.arange(len(images)) >= int(len(images) * (1 - config.val_fraction))
     else:
-        assert config.out is not None
-        opened = create_run(
-            config.out,
-            config=config,
-            invocation=invocation,
-            overwrite=config.overwrite,
-            keep_interrupted=True,
-        )
-        target = Path(config.out)
-    with opened as run, ctx.progress() as progress:
-        if trainer.start_epoch >= config.epochs:
-            raise BadInputError(
-                f"{str(target)!r} already trained {trainer.start_epoch} epochs; "
-                f"pass --epochs above {trainer.start_epoch} to extend it"
-            )
-        result = trainer.fit(train_set, run.path, progress)
-        summary = result.summary(config.monitor)
-        run.write_summary(summary)
-    ctx.log(
-        f"best {config.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
-        f"of {len(result.rows)} ({result.device}, {result.precision})"
-    )
-    return TaskResult(path=target, record=summary)
+        folds = assign_folds(labels.tolist(), list(range(len(labels))), config.folds, config.seed)
+        held_out = folds == fold
+    train = TensorDataset(torch.from_numpy(images[~held_out]), torch.from_numpy(labels[~held_out]))
+    val_x, val_y = torch.from_numpy(images[held_out]), torch.from_numpy(labels[held_out])
+    model = ctx.registries.models.load("tiny-cnn")(in_channels=1, classes=1, width=config.width)
+    bce = torch.nn.BCEWithLogitsLoss()
+
+    def batch_loss(net: torch.nn.Module, batch: tuple) -> torch.Tensor:
+        x, y = batch
+        return bce(net(x), y)
+
+    def validate(net: torch.nn.Module) -> dict[str, float]:
+        device = next(net.parameters()).device
+        logits = torch.cat([net(x.to(device)).float().cpu() for x in val_x.split(256)])
+        scores = torch.sigmoid(logits).numpy()
+        return {
+            "val_loss": float(bce(logits, val_y)),
+            "val_auc": float(roc_auc_score(val_y.numpy(), scores)),
+            "val_accuracy": float(((scores > 0.5) == (val_y.numpy() > 0.5)).mean()),
+        }
+
+    return model, train, batch_loss, validate

@@ -220,3 +220,33 @@ def test_schedules():
     # plateau: no improvement after epoch 0; patience 2 → decay after each further epoch
     plateau = factors(4, scheduler="plateau", gamma=0.1, patience=2)
     assert plateau == pytest.approx([1, 1, 0.1, 0.01])
+
+
+def test_cross_validation_trains_a_run_per_fold_and_resumes_the_unfinished(cli, tmp_path):
+    cv = tmp_path / "cv"
+    result = train(cli, "-o", str(cv), "--folds", "3", "--epochs", "2", "--json")
+    assert result.code == 0, result.err
+    record = json.loads(result.out)
+    assert len(record["best_val_auc"]) == 3
+    assert record["mean_best_val_auc"] == pytest.approx(sum(record["best_val_auc"]) / 3)
+    for fold in (1, 2, 3):
+        assert json.loads((cv / f"fold-{fold}" / "summary.json").read_text())["fold"] == fold
+    rows = list(csv.DictReader((cv / "folds.csv").read_text().splitlines()))
+    assert [float(r["best_val_auc"]) for r in rows] == record["best_val_auc"]
+
+    # fold 3 unfinished (as after Ctrl-C): resuming keeps folds 1-2 and finishes fold 3
+    (cv / "fold-3" / "summary.json").unlink()
+    (cv / "summary.json").unlink()
+    kept = (cv / "fold-1" / "model.safetensors").read_bytes()
+    again = train(cli, "--resume", str(cv), "--folds", "3", "--epochs", "3", "--json")
+    assert again.code == 0, again.err
+    assert "fold 1: already trained" in again.err
+    assert (cv / "fold-1" / "model.safetensors").read_bytes() == kept
+    assert json.loads((cv / "fold-3" / "summary.json").read_text())["epochs"] == 3
+
+
+def test_folds_are_checked_before_training(cli, tmp_path):
+    result = train(cli, "-o", str(tmp_path / "cv"), "--folds", "1")
+    assert result.code == 2
+    assert "cross-validation needs at least 2 folds" in result.err
+    assert not (tmp_path / "cv").exists()
