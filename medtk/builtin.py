@@ -81,6 +81,15 @@ def register_models(register: Register) -> None:
 
 
 @hookimpl
+def register_metrics(register: Register) -> None:
+    """Classification, segmentation and image metrics (``medtk.metrics``)."""
+    from medtk.metrics.catalog import METRICS
+
+    for name, (target, description) in METRICS.items():
+        register(name, target, description=description)
+
+
+@hookimpl
 def register_tasks(register: Register) -> None:
     """The ``medtk preprocess`` steps every family builds on."""
     steps = {
