@@ -81,6 +81,15 @@ def register_models(register: Register) -> None:
 
 
 @hookimpl
+def register_losses(register: Register) -> None:
+    """The shared losses (``medtk.nn.losses``), each with its formula and reference."""
+    from medtk.nn.losses.catalog import LOSSES
+
+    for name, (target, description) in LOSSES.items():
+        register(name, target, description=description)
+
+
+@hookimpl
 def register_metrics(register: Register) -> None:
     """Classification, segmentation and image metrics (``medtk.metrics``)."""
     from medtk.metrics.catalog import METRICS

@@ -1,0 +1,1 @@
+"""Neural-network building blocks any task family can share: losses and small models."""
