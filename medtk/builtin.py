@@ -109,6 +109,10 @@ def register_tasks(register: Register) -> None:
         "cohort": ("medtk.preprocess.cohort:CohortTask", "Cohort table with grouped folds"),
         "sample": ("medtk.preprocess.sample:SampleTask", "Synthetic slide, CT or MR to try"),
         "shapes": ("medtk.train.shapes:ShapesTask", "Tiny CNN on generated shapes (engine demo)"),
+        "predictions": (
+            "medtk.evaluate.predictions:PredictionsTask",
+            "AUC with bootstrap CI, scores, confusion matrix and plots of predictions",
+        ),
     }
     for name, (target, description) in steps.items():
         register(name, target, description=description)

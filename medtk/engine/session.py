@@ -8,7 +8,9 @@ so every family trains the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +24,28 @@ if TYPE_CHECKING:
     from medtk.engine.trainer import FitResult
     from medtk.tasks import TaskContext
 
-#: ``(config, ctx, fold or None) → (model, train_set, batch_loss, validate)``.
-Setup = Callable[["TrainOptions", "TaskContext", "int | None"], tuple[Any, Any, Any, Any]]
+PREDICTIONS_FILE = "predictions.csv"
+
+
+@dataclass
+class TrainSetup:
+    """What a task builds for one run: the model, its data and how it is scored.
+
+    :ivar batch_loss: ``(model, batch on device) → scalar loss``.
+    :ivar validate: ``model → {metric: value}`` after each epoch.
+    :ivar predict: ``model → rows`` of held-out predictions (e.g. ``label``, ``score``),
+        written to ``predictions.csv`` with the best epoch's weights for ``medtk evaluate``.
+    """
+
+    model: Any
+    train_set: Any
+    batch_loss: Callable[..., Any]
+    validate: Callable[..., Mapping[str, float]]
+    predict: Callable[[Any], Sequence[Mapping[str, Any]]] | None = None
+
+
+#: ``(config, ctx, fold or None) → TrainSetup``.
+Setup = Callable[["TrainOptions", "TaskContext", "int | None"], TrainSetup]
 
 
 def check_run_target(config: TrainOptions) -> Path:
@@ -88,8 +110,8 @@ def _fit(
     from medtk.engine.trainer import Trainer, seed_everything
 
     seed_everything(config.seed)
-    model, train_set, batch_loss, validate = setup(config, ctx, fold)
-    trainer = Trainer(model, config, batch_loss=batch_loss, validate=validate)
+    built = setup(config, ctx, fold)
+    trainer = Trainer(built.model, config, batch_loss=built.batch_loss, validate=built.validate)
     if resume_from is not None:
         trainer.resume(resume_from)
         if trainer.start_epoch >= config.epochs:
@@ -97,7 +119,13 @@ def _fit(
                 f"{str(resume_from)!r} already trained {trainer.start_epoch} epochs; "
                 f"pass --epochs above {trainer.start_epoch} to extend it"
             )
-    return trainer.fit(train_set, folder, progress)
+    result = trainer.fit(built.train_set, folder, progress)
+    if built.predict is not None:
+        write_predictions(
+            folder / PREDICTIONS_FILE, trainer.best_predictions(folder, built.predict)
+        )
+    _plot_epochs(folder, config)
+    return result
 
 
 def _cross_validate(
@@ -126,3 +154,24 @@ def _report(ctx: TaskContext, config: TrainOptions, result: FitResult, prefix: s
         f"{prefix}best {config.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
         f"of {len(result.rows)} ({result.device}, {result.precision})"
     )
+
+
+def write_predictions(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``predictions.csv``: one row per held-out sample, columns in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _plot_epochs(folder: Path, config: TrainOptions) -> None:
+    """``metrics.png``: the metrics per epoch, best epoch marked."""
+    from medtk.viz import metric_per_epoch
+
+    with (folder / "metrics.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    mode = "min" if config.minimise() else "max"
+    metric_per_epoch(folder / "metrics.png", rows, monitor=config.monitor, mode=mode)

@@ -173,6 +173,22 @@ class Trainer:
             precision=str(self.dtype).removeprefix("torch.") if self.dtype else "float32",
         )
 
+    def best_predictions(self, run: Path, predict: Callable[[torch.nn.Module], Any]) -> Any:
+        """``predict(model)`` with the best epoch's weights (the last epoch's are restored
+        after, so the saved state stays the state to resume from)."""
+        import torch
+
+        from medtk.engine.checkpoint import load_weights
+
+        last = {key: value.clone() for key, value in self.model.state_dict().items()}
+        load_weights(self.model, run / WEIGHTS_FILE)
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                return predict(self.model)
+        finally:
+            self.model.load_state_dict(last)
+
     def _loader(self, train_set: Any, epoch: int) -> Any:
         import torch
         from torch.utils.data import DataLoader

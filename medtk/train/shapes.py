@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from medtk.config import option
 from medtk.engine.options import TrainOptions
+from medtk.evaluate.predictions import EvaluateOptions, evaluate_source
 from medtk.tasks import Task, TaskContext, TaskResult
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from medtk.engine.session import TrainSetup
 
 
 class ShapesOptions(TrainOptions):
@@ -57,7 +60,7 @@ def make_shapes(samples: int, size: int, noise: float, seed: int) -> tuple[np.nd
 class ShapesTask(Task):
     """A tiny CNN tells discs from squares in generated images (the engine's demo)."""
 
-    options: ClassVar = {"train": ShapesOptions}
+    options: ClassVar = {"train": ShapesOptions, "evaluate": EvaluateOptions}
 
     def train(self, config: ShapesOptions, ctx: TaskContext) -> TaskResult:
         """Train a tiny CNN to tell generated discs from squares; writes a run folder
@@ -71,14 +74,21 @@ class ShapesTask(Task):
             check_folds(config.folds, 2 * config.samples)
         return train_task(config, ctx, _setup)
 
+    def evaluate(self, config: EvaluateOptions, ctx: TaskContext) -> TaskResult:
+        """Score a shapes run (or each fold of a cross-validation) on its held-out images:
+        AUC with bootstrap interval, accuracy, F1, confusion matrix, ROC and confusion plots.
+        """
+        return evaluate_source(config, ctx)
 
-def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> tuple:
+
+def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> TrainSetup:
     """The generated data split for ``fold`` (or by --val-fraction), the model, the loss."""
     import numpy as np
     import torch
     from sklearn.metrics import roc_auc_score
     from torch.utils.data import TensorDataset
 
+    from medtk.engine.session import TrainSetup
     from medtk.ops.folds import assign_folds
 
     images, labels = make_shapes(config.samples, config.size, config.noise, config.seed)
@@ -106,4 +116,12 @@ def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> tuple:
             "val_accuracy": float(((scores > 0.5) == (val_y.numpy() > 0.5)).mean()),
         }
 
-    return model, train, batch_loss, validate
+    def predict(net: torch.nn.Module) -> list[dict[str, float]]:
+        scores = torch.sigmoid(net(val_x.to(next(net.parameters()).device)).float().cpu())
+        index = np.flatnonzero(held_out)
+        return [
+            {"sample": int(i), "label": int(y), "score": float(p)}
+            for i, y, p in zip(index, val_y.tolist(), scores.tolist(), strict=True)
+        ]
+
+    return TrainSetup(model, train, batch_loss, validate, predict)

@@ -1,0 +1,1 @@
+"""Built-in ``medtk evaluate`` tasks of the core."""
