@@ -268,6 +268,7 @@ class Trainer:
             self.bad_epochs += 1
         self.schedule.end_epoch(epoch, value)
         write_metrics(run / METRICS_FILE, self.rows)
+        log_tensorboard(run, row)
         save_state(run, self.model, self._state(epoch + 1))
         return self._patience_ran_out()
 
@@ -307,3 +308,20 @@ def write_metrics(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     temporary.replace(path)
+
+
+def log_tensorboard(run: Path, row: Mapping[str, float]) -> bool:
+    """Add the epoch's numbers to ``run/tensorboard`` when TensorBoard is installed.
+
+    Optional by design: medtk does not depend on TensorBoard, and ``metrics.csv`` holds the
+    same numbers. Returns whether it logged.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is not installed
+        return False
+    with SummaryWriter(log_dir=str(run / "tensorboard")) as writer:
+        for key, value in row.items():
+            if key != "epoch":
+                writer.add_scalar(key, value, global_step=int(row["epoch"]))
+    return True

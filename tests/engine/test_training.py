@@ -57,6 +57,19 @@ def test_a_resumed_run_equals_the_uninterrupted_one(cli, tmp_path):
     assert json.loads((split / "summary.json").read_text())["epochs"] == 4
 
 
+def test_epochs_are_logged_to_tensorboard_when_it_is_installed(cli, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert train(cli, "-o", str(tmp_path / "run"), "--epochs", "2").code == 0
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert {"train_loss", "val_auc", "lr"} <= set(events.Tags()["scalars"])
+    logged = [e.value for e in events.Scalars("val_auc")]
+    table = [float(row["val_auc"]) for row in metrics(tmp_path / "run")]
+    assert logged == pytest.approx(table)
+
+
 def test_the_same_seed_gives_the_same_weights_and_another_seed_does_not(cli, tmp_path):
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
         assert train(cli, "-o", str(tmp_path / name), "--epochs", "1", "--seed", seed).code == 0
