@@ -103,7 +103,7 @@ def test_train_help_shows_the_typed_options(plugin_site):
             ["--config", "/nonexistent/run.yaml"],
             "config file '/nonexistent/run.yaml' does not exist",
         ),
-        (["--loss", "dice"], "unknown loss 'dice'; known losses: example-smooth-bce"),
+        (["--loss", "dise"], "unknown loss 'dise'; did you mean: dice"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(plugin_site, tmp_path, args, message):
