@@ -33,6 +33,27 @@ def finished_summary(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def cohort_folds(table: Path, column: str = "fold") -> list[dict[str, str]]:
+    """The rows of a cohort table (``medtk preprocess cohort``) with a whole-number fold
+    each; tasks pick a fold's held-out rows with ``int(row["fold"]) == fold``."""
+    if not Path(table).is_file():
+        raise BadInputError(f"cohort table {str(table)!r} does not exist")
+    with Path(table).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or column not in rows[0]:
+        raise BadInputError(
+            f"cohort table {str(table)!r} has no {column!r} column; make it with "
+            "'medtk preprocess cohort … --folds K'"
+        )
+    for number, row in enumerate(rows, start=2):
+        if not row[column].strip().isdigit():
+            raise BadInputError(
+                f"cohort table {str(table)!r}, line {number}: fold {row[column]!r} is not a "
+                "whole number"
+            )
+    return rows
+
+
 def check_folds(folds: int, samples: int) -> None:
     """At least two folds, and no more folds than samples."""
     if folds < 2:

@@ -263,3 +263,18 @@ def test_folds_are_checked_before_training(cli, tmp_path):
     assert result.code == 2
     assert "cross-validation needs at least 2 folds" in result.err
     assert not (tmp_path / "cv").exists()
+
+
+def test_cohort_tables_give_each_row_its_fold(tmp_path):
+    from medtk.engine.crossval import cohort_folds
+
+    table = tmp_path / "cohort.csv"
+    table.write_text("subject,label,fold\nP1,0,0\nP2,1,1\nP3,1,0\n")
+    rows = cohort_folds(table)
+    assert [r["subject"] for r in rows if int(r["fold"]) == 0] == ["P1", "P3"]
+    table.write_text("subject,label\nP1,0\n")
+    with pytest.raises(BadInputError, match="has no 'fold' column"):
+        cohort_folds(table)
+    table.write_text("subject,fold\nP1,x\n")
+    with pytest.raises(BadInputError, match="line 2: fold 'x' is not a whole number"):
+        cohort_folds(table)
