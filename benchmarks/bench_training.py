@@ -93,6 +93,7 @@ def main() -> None:
     for _ in range(args.rounds):
         times["bare"].append(bare(train, validate, args.epochs))
         times["medtk"].append(medtk(train, validate, args.epochs))
+    print({k: [round(t, 3) for t in v] for k, v in times.items()}, file=sys.stderr)
     plain, ours = statistics.median(times["bare"]), statistics.median(times["medtk"])
     print(
         f"TinyCNN on 2,048 images of 64², batch {BATCH}, {args.epochs} epochs × "

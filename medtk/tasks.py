@@ -74,13 +74,12 @@ class TaskContext:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
-        return Progress(
+        return _quiet_on_error_progress()(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -90,6 +89,21 @@ class TaskContext:
             console=self.console,
             transient=transient,
         )
+
+
+def _quiet_on_error_progress() -> type:
+    """A rich ``Progress`` that drops its bars when the block fails, so a log or a
+    terminal gets the one error line, not a half-finished bar before it."""
+    from rich.progress import Progress
+
+    class QuietOnErrorProgress(Progress):
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            if exc_type is not None:
+                for task in list(self.task_ids):
+                    self.remove_task(task)
+            super().__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
+
+    return QuietOnErrorProgress
 
 
 class Task:

@@ -119,6 +119,7 @@ class Trainer:
         self.best_epoch = 0
         self.bad_epochs = 0
         self.start_epoch = 0
+        self.board: Any = None  # TensorBoard writer, opened at the first epoch's end
 
     def _scaler(self) -> Any:
         import torch
@@ -146,8 +147,6 @@ class Trainer:
         Ctrl-C raises :class:`Interrupted` after the last finished epoch's state was saved.
         """
         options = self.options
-        if self.start_epoch == 0:
-            self._check_monitor()
         stopped = self.start_epoch > 0 and self._patience_ran_out()
         epochs = progress.add_task("epochs", total=options.epochs, status="")
         progress.update(epochs, completed=self.start_epoch)
@@ -164,6 +163,10 @@ class Trainer:
                 f"interrupted in epoch {done + 1}; the state after epoch {done} is saved "
                 f"in {str(run)!r}"
             ) from None
+        finally:
+            if self.board:
+                self.board.close()
+            self.board = None
         return FitResult(
             rows=self.rows,
             best_epoch=self.best_epoch,
@@ -218,14 +221,15 @@ class Trainer:
         for index, batch in enumerate(loader):
             with autocast(self.device, self.dtype):
                 loss = self.batch_loss(self.model, to_device(batch, self.device))
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"the loss became {loss.item()} in epoch {epoch + 1}")
-            self.scaler.scale(loss / accumulate).backward()
+            value = loss.item()  # one host sync per batch, for the check and the bar
+            if not math.isfinite(value):
+                raise RuntimeError(f"the loss became {value} in epoch {epoch + 1}")
+            self.scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
             if (index + 1) % accumulate == 0 or index + 1 == len(loader):
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
-            total += loss.item()
+            total += value
             count += 1
             progress.update(batches, advance=1, status=f"loss {total / count:.4f}")
         progress.remove_task(batches)
@@ -240,22 +244,14 @@ class Trainer:
             **scores,
         }
 
-    def _check_monitor(self) -> None:
-        """Refuse a ``--monitor`` the task does not report before the first epoch, not
-        after it (one validation pass of the untrained model)."""
-        import torch
-
-        self.model.eval()
-        with torch.inference_mode():
-            reported = ["train_loss", *self.validate(self.model)]
-        if self.options.monitor not in reported:
-            raise BadInputError(
-                f"--monitor {self.options.monitor!r} is not reported; this task reports: "
-                f"{', '.join(reported)}"
-            )
-
     def _end_epoch(self, epoch: int, row: dict[str, float], run: Path) -> bool:
-        value = row[self.options.monitor]
+        monitor = self.options.monitor
+        if monitor not in row:
+            known = ", ".join(k for k in row if k not in ("epoch", "lr", "seconds"))
+            raise BadInputError(
+                f"--monitor {monitor!r} is not reported; this task reports: {known}"
+            )
+        value = row[monitor]
         minimise = self.options.minimise()
         better = math.isnan(self.best_value) or (
             value < self.best_value if minimise else value > self.best_value
@@ -268,7 +264,10 @@ class Trainer:
             self.bad_epochs += 1
         self.schedule.end_epoch(epoch, value)
         write_metrics(run / METRICS_FILE, self.rows)
-        log_tensorboard(run, row)
+        if self.board is None:
+            self.board = open_tensorboard(run) or False
+        if self.board:
+            log_epoch(self.board, row)
         save_state(run, self.model, self._state(epoch + 1))
         return self._patience_ran_out()
 
@@ -310,18 +309,19 @@ def write_metrics(path: Path, rows: list[dict[str, float]]) -> None:
     temporary.replace(path)
 
 
-def log_tensorboard(run: Path, row: Mapping[str, float]) -> bool:
-    """Add the epoch's numbers to ``run/tensorboard`` when TensorBoard is installed.
-
-    Optional by design: medtk does not depend on TensorBoard, and ``metrics.csv`` holds the
-    same numbers. Returns whether it logged.
-    """
+def open_tensorboard(run: Path) -> Any:
+    """A TensorBoard writer for ``run/tensorboard``, or ``None`` when TensorBoard is not
+    installed: medtk does not depend on it, and ``metrics.csv`` holds the same numbers."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is not installed
-        return False
-    with SummaryWriter(log_dir=str(run / "tensorboard")) as writer:
-        for key, value in row.items():
-            if key != "epoch":
-                writer.add_scalar(key, value, global_step=int(row["epoch"]))
-    return True
+        return None
+    return SummaryWriter(log_dir=str(run / "tensorboard"))
+
+
+def log_epoch(board: Any, row: Mapping[str, float]) -> None:
+    """The epoch's numbers as TensorBoard scalars, at the epoch as the step."""
+    for key, value in row.items():
+        if key != "epoch":
+            board.add_scalar(key, value, global_step=int(row["epoch"]))
+    board.flush()

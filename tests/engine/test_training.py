@@ -169,7 +169,7 @@ def test_frozen_parameters_do_not_change(tmp_path):
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
     seed_everything(0)
-    scores = iter([0.0, 0.5, 0.9, 0.7, 0.6, 0.8, 0.95])  # the first checks --monitor
+    scores = iter([0.5, 0.9, 0.7, 0.6, 0.8, 0.95])
     opts = TrainOptions(out=None, monitor="val_auc", patience=2, epochs=6)
     _, result = fit(tmp_path, Linear(), opts, validate=lambda m: {"val_auc": next(scores)})
     assert result.stopped_early
@@ -190,7 +190,7 @@ def test_ctrl_c_keeps_the_last_finished_epoch_and_resume_finishes_it(tmp_path):
 
     seed_everything(0)
     with pytest.raises(Interrupted, match="the state after epoch 2 is saved"):
-        fit(tmp_path, Linear(), options(epochs=4), validate=interrupting(3))  # call 0: check
+        fit(tmp_path, Linear(), options(epochs=4), validate=interrupting(2))
     model = Linear()
     state = load_state(tmp_path, model)
     assert state["epoch"] == 2
