@@ -54,9 +54,9 @@ import numpy as np
 from medtk import __version__
 from medtk.atomic import check_new_output, replace_path
 from medtk.engine.blending import BLENDINGS, blending_weights
-from medtk.errors import BadInputError, Interrupted
+from medtk.errors import BadInputError
 from medtk.io.ingest import Progress, partial_path
-from medtk.io.journal import Journal
+from medtk.io.journal import Journal, kept_if_interrupted
 
 if TYPE_CHECKING:
     import torch
@@ -803,7 +803,7 @@ def infer(
         shutil.rmtree(work)
     out.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(work / JOURNAL, fingerprint)
-    try:
+    with kept_if_interrupted(work, journal):
         _create_arrays(runner, image, work, options, resume=journal.resumed)
         result = _run(
             runner,
@@ -826,13 +826,6 @@ def infer(
         shutil.rmtree(work / SCRATCH, ignore_errors=True)
         check_new_output(out, overwrite=options.overwrite, directory=True)
         replace_path(work, out)
-    except (Interrupted, KeyboardInterrupt):
-        journal.close()
-        raise
-    except BaseException:
-        journal.close()
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return replace(result, path=out)
 
 

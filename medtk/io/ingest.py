@@ -22,10 +22,10 @@ import numpy as np
 
 from medtk import __version__
 from medtk.atomic import check_new_output, replace_path
-from medtk.errors import BadInputError, Interrupted
+from medtk.errors import BadInputError
 from medtk.io.checksum import file_identity, sha256_files
 from medtk.io.detect import open_source
-from medtk.io.journal import Journal
+from medtk.io.journal import Journal, kept_if_interrupted
 from medtk.io.pyramid import DEFAULT_BLOCK_BYTES, PyramidPlan, PyramidWriter, plan_pyramid
 from medtk.io.source import ImageSource, Region
 from medtk.io.store import (
@@ -157,7 +157,7 @@ def write_store(
         daemon=True,
     )
     hasher.start()
-    try:
+    with kept_if_interrupted(work, journal):
         root = zarr.open_group(str(work), mode="a", zarr_format=3)
         writers = _writers(
             root,
@@ -182,13 +182,6 @@ def write_store(
         journal_path.unlink()
         check_new_output(out, overwrite=options.overwrite, directory=True)
         replace_path(work, out)
-    except (Interrupted, KeyboardInterrupt):
-        journal.close()
-        raise
-    except BaseException:
-        journal.close()
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return IngestResult(
         path=out,
         resumed_blocks=resumed,

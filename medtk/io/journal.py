@@ -10,9 +10,14 @@ written again.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from medtk.errors import Interrupted
 
 
 class Journal:
@@ -81,3 +86,20 @@ class Journal:
         """Every finished block and its info."""
         with self._lock:
             return list(self._done.items())
+
+
+@contextmanager
+def kept_if_interrupted(work: Path, journal: Journal) -> Iterator[None]:
+    """Guard a resumable write aside: on Ctrl-C or SIGTERM keep ``work`` (the journal lets
+    the same call resume it); on any other failure remove it. The journal is closed
+    either way; on success the block closes it itself before moving ``work`` into place.
+    """
+    try:
+        yield
+    except (Interrupted, KeyboardInterrupt):
+        journal.close()
+        raise
+    except BaseException:
+        journal.close()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
