@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medtk.errors import BadInputError
+from medtk.errors import BadInputError, Interrupted
 from medtk.tasks import TaskResult
 
 if TYPE_CHECKING:
@@ -77,23 +77,43 @@ def train_task(config: TrainOptions, ctx: TaskContext, setup: Setup) -> TaskResu
             overwrite=config.overwrite,
             keep_interrupted=True,
         )
-    with opened as run, ctx.progress() as progress:
-        if config.folds:
-            summary = _cross_validate(config, ctx, setup, run.path, progress)
-        else:
-            result = _fit(
-                config,
-                ctx,
-                setup,
-                fold=None,
-                folder=run.path,
-                progress=progress,
-                resume_from=config.resume,
-            )
-            summary = result.summary(config.monitor)
-            _report(ctx, config, result, "")
-        run.write_summary(summary)
+    try:
+        with opened as run, ctx.progress() as progress:
+            if config.folds:
+                summary = _cross_validate(config, ctx, setup, run.path, progress)
+            else:
+                result = _fit(
+                    config,
+                    ctx,
+                    setup,
+                    fold=None,
+                    folder=run.path,
+                    progress=progress,
+                    resume_from=config.resume,
+                )
+                summary = result.summary(config.monitor)
+                _report(ctx, config, result, "")
+            run.write_summary(summary)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        kind = type(exc) if isinstance(exc, Interrupted) else Interrupted
+        message = str(exc) if isinstance(exc, Interrupted) else "interrupted"
+        fresh = config.resume is None
+        raise kind(_how_to_continue(message, target, ctx.task, fresh=fresh)) from None
     return TaskResult(path=target, record=summary)
+
+
+def _how_to_continue(message: str, target: Path, task: str, *, fresh: bool) -> str:
+    """The interruption's message, with the command that continues the run; a new run that
+    finished no epoch holds nothing to continue and is removed."""
+    from medtk.engine.checkpoint import STATE_DIR
+
+    if any(target.glob(f"**/{STATE_DIR}")):
+        return f"{message}; continue with 'medtk train {task} --resume {target}'"
+    if fresh:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
+    return f"{message}; nothing was kept"
 
 
 def _fit(

@@ -159,10 +159,8 @@ class Trainer:
                 progress.update(epochs, advance=1, status=self._status(row))
         except KeyboardInterrupt:
             done = len(self.rows)
-            raise Interrupted(
-                f"interrupted in epoch {done + 1}; the state after epoch {done} is saved "
-                f"in {str(run)!r}"
-            ) from None
+            kept = f"the state after epoch {done} is kept" if done else "no epoch had finished"
+            raise Interrupted(f"interrupted in epoch {done + 1}; {kept}") from None
         finally:
             if self.board:
                 self.board.close()

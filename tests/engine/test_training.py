@@ -189,7 +189,7 @@ def test_ctrl_c_keeps_the_last_finished_epoch_and_resume_finishes_it(tmp_path):
         return validate
 
     seed_everything(0)
-    with pytest.raises(Interrupted, match="the state after epoch 2 is saved"):
+    with pytest.raises(Interrupted, match="the state after epoch 2 is kept"):
         fit(tmp_path, Linear(), options(epochs=4), validate=interrupting(2))
     model = Linear()
     state = load_state(tmp_path, model)
@@ -278,3 +278,28 @@ def test_cohort_tables_give_each_row_its_fold(tmp_path):
     table.write_text("subject,fold\nP1,x\n")
     with pytest.raises(BadInputError, match="line 2: fold 'x' is not a whole number"):
         cohort_folds(table)
+
+
+def test_ctrl_c_through_the_cli_keeps_a_resumable_run(cli, tmp_path, monkeypatch):
+    from medtk.engine import trainer as trainer_module
+
+    original = trainer_module.Trainer._end_epoch
+
+    def stop_after_two(self, epoch, row, run):
+        stopped = original(self, epoch, row, run)
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return stopped
+
+    monkeypatch.setattr(trainer_module.Trainer, "_end_epoch", stop_after_two)
+    run = tmp_path / "run"
+    result = train(cli, "-o", str(run), "--epochs", "4")
+    assert result.code == 130
+    assert result.err_lines[-1] == (
+        "medtk: error: interrupted in epoch 3; the state after epoch 2 is kept; "
+        f"continue with 'medtk train shapes --resume {run}'"
+    )
+    assert len(metrics(run)) == 2
+    monkeypatch.setattr(trainer_module.Trainer, "_end_epoch", original)
+    assert train(cli, "--resume", str(run), "--epochs", "4").code == 0
+    assert len(metrics(run)) == 4
