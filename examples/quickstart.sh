@@ -39,6 +39,12 @@ patches=$(medtk preprocess patches "$store" --magnification 5 --size 224)
 ls "$patches" >&2
 head -3 "$patches/patches.csv" >&2
 
+echo "== engine: a tiny CNN, 3-fold cross-validation, then AUC with bootstrap intervals" >&2
+cv=$(medtk train shapes -o "$out/shapes-cv" --folds 3 --epochs 8)
+cat "$cv/folds.csv" >&2
+evaluation=$(medtk evaluate shapes "$cv" --bootstrap 500)
+ls "$evaluation" >&2
+
 echo "== bad input exits 2 with one line" >&2
 if medtk train example -o "$out/bad" --epochs many 2> "$out/error.txt"; then
   echo "expected a failure" >&2
