@@ -975,19 +975,13 @@ def _create_arrays(
             dims=("c", *spatial),
             resume=resume,
         )
-    if options.output == "labels":
-        runner.labels = _array(
-            root,
-            "0",
-            shape=grid.shape,
-            chunks=runner.block,
-            dtype=label_dtype,
-            compressors=compressor(),
-            dims=spatial,
-            resume=resume,
+    if options.output in ("labels", "both"):
+        # labels alone are the image; beside probabilities they are a label image
+        group = (
+            root
+            if options.output == "labels"
+            else root.require_group("labels").require_group(options.label_name)
         )
-    elif options.output == "both":
-        group = root.require_group("labels").require_group(options.label_name)
         runner.labels = _array(
             group,
             "0",
