@@ -127,7 +127,7 @@ def _fit(
     resume_from: Path | None,
 ) -> FitResult:
     """Seed, build, restore (when resuming) and train one run into ``folder``."""
-    from medtk.engine.trainer import Trainer, seed_everything
+    from medtk.engine.trainer import Trainer, seed_everything, write_rows
 
     seed_everything(config.seed)
     built = setup(config, ctx, fold)
@@ -141,9 +141,7 @@ def _fit(
             )
     result = trainer.fit(built.train_set, folder, progress)
     if built.predict is not None:
-        write_predictions(
-            folder / PREDICTIONS_FILE, trainer.best_predictions(folder, built.predict)
-        )
+        write_rows(folder / PREDICTIONS_FILE, trainer.best_predictions(folder, built.predict))
     _plot_epochs(folder, config)
     return result
 
@@ -174,17 +172,6 @@ def _report(ctx: TaskContext, config: TrainOptions, result: FitResult, prefix: s
         f"{prefix}best {config.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
         f"of {len(result.rows)} ({result.device}, {result.precision})"
     )
-
-
-def write_predictions(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``predictions.csv``: one row per held-out sample, columns in first-seen order."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _plot_epochs(folder: Path, config: TrainOptions) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,7 +261,7 @@ class Trainer:
         else:
             self.bad_epochs += 1
         self.schedule.end_epoch(epoch, value)
-        write_metrics(run / METRICS_FILE, self.rows)
+        write_rows(run / METRICS_FILE, self.rows)
         if self.board is None:
             self.board = open_tensorboard(run) or False
         if self.board:
@@ -294,8 +294,9 @@ class Trainer:
         )
 
 
-def write_metrics(path: Path, rows: list[dict[str, float]]) -> None:
-    """``metrics.csv``: one row per epoch, columns in first-seen order (rewritten whole)."""
+def write_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A CSV of ``rows`` (``metrics.csv``, ``predictions.csv``), columns in first-seen
+    order, written aside and renamed, so a reader never sees half a table."""
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
