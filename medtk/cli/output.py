@@ -16,6 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from medtk.consoles import unwrapped_console
+
 
 def jsonable(value: Any) -> Any:
     """``value`` in plain JSON types: numpy scalars and arrays unwrapped, NaN/inf as None."""
@@ -66,7 +68,5 @@ class Output:
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*("" if cell is None else str(cell) for cell in row))
-        console = Console(markup=False)  # names and descriptions are shown as written
-        if not console.is_terminal:  # piped: never wrap cells, a script may grep them
-            console = Console(markup=False, width=max(console.width, 1000))
-        console.print(table)
+        # names and descriptions are shown as written
+        unwrapped_console(markup=False).print(table)

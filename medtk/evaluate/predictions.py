@@ -50,12 +50,14 @@ def evaluate_source(config: EvaluateOptions, ctx: TaskContext) -> TaskResult:
             seed=config.seed,
         )
     if not ctx.json:
-        _print_table(ctx, summary)
+        _print_table(summary)
     return TaskResult(path=Path(out), record=summary)
 
 
-def _print_table(ctx: TaskContext, summary: dict) -> None:
+def _print_table(summary: dict) -> None:
     from rich.table import Table
+
+    from medtk.consoles import unwrapped_console
 
     level = round(100 * summary["confidence"])
     table = Table(title=f"AUC with {level}% bootstrap interval", title_justify="left")
@@ -83,12 +85,7 @@ def _print_table(ctx: TaskContext, summary: dict) -> None:
             f"{summary['mean_recall']:.3f}",
             f"{summary['mean_specificity']:.3f}",
         )
-    console = ctx.console
-    if not console.is_terminal:  # a log file: keep each row on one line
-        from rich.console import Console
-
-        console = Console(stderr=True, highlight=False, width=max(console.width, 120))
-    console.print(table)
+    unwrapped_console(stderr=True, highlight=False, markup=False).print(table)
 
 
 class PredictionsTask(Task):

@@ -79,17 +79,15 @@ class InfoTask(Task):
         label images and medtk's metadata (modality, source and checksum, HU range, µm per
         pixel). The tree goes to stdout; --json prints the same facts as JSON.
         """
-        from rich.console import Console
-
+        from medtk.consoles import unwrapped_console
         from medtk.io.store import Store
 
         store = Store.open(config.store)
         description = store.describe()
         record = {k: v for k, v in description.items() if k != "path"}
         if not ctx.json:
-            console = Console(highlight=False)
-            if not console.is_terminal:  # piped: never wrap a line, a script may grep it
-                console = Console(highlight=False, width=max(console.width, 1000))
-            console.print(_tree(description, str(store.path)), crop=False)
+            unwrapped_console(highlight=False).print(
+                _tree(description, str(store.path)), crop=False
+            )
             return TaskResult()
         return TaskResult(path=store.path, record=record)
