@@ -85,10 +85,10 @@ def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> TrainSe
     """The generated data split for ``fold`` (or by --val-fraction), the model, the loss."""
     import numpy as np
     import torch
-    from sklearn.metrics import roc_auc_score
     from torch.utils.data import TensorDataset
 
     from medtk.engine.session import TrainSetup
+    from medtk.metrics.roc import roc_auc
     from medtk.ops.folds import assign_folds
 
     images, labels = make_shapes(config.samples, config.size, config.noise, config.seed)
@@ -112,7 +112,7 @@ def _setup(config: ShapesOptions, ctx: TaskContext, fold: int | None) -> TrainSe
         scores = torch.sigmoid(logits).numpy()
         return {
             "val_loss": float(bce(logits, val_y)),
-            "val_auc": float(roc_auc_score(val_y.numpy(), scores)),
+            "val_auc": roc_auc(val_y.numpy(), scores),
             "val_accuracy": float(((scores > 0.5) == (val_y.numpy() > 0.5)).mean()),
         }
 
