@@ -78,6 +78,16 @@ def register_models(register: Register) -> None:
         "medtk.nn.models.tiny_cnn:TinyCNN",
         description="Two conv stages and a linear head: the engine's test and demo network",
     )
+    register(
+        "unet2d",
+        "medtk.nn.models.unet:unet2d",
+        description="2D U-Net (Ronneberger 2015): depth, width and normalisation by option",
+    )
+    register(
+        "unet3d",
+        "medtk.nn.models.unet:unet3d",
+        description="3D U-Net (Çiçek 2016): depth, width and normalisation by option",
+    )
 
 
 @hookimpl

@@ -109,8 +109,9 @@ class InferenceOptions:
         ``NDHWC`` in 3D): about 1.6 times faster for U-Nets on CPUs, and what tensor
         cores prefer. ``None``: on.
     :param workers: local threads running tasks; 0: one per core on the CPU, 2 on a GPU.
-    :param torch_threads: torch's intra-op threads; 0: cores ÷ workers for local CPU
-        runs, torch's own default otherwise.
+    :param torch_threads: torch's intra-op threads per task; 0: one on the CPU (local
+        threads, synchronous or a cluster alike: the thread count changes a convolution's
+        rounding, so equal counts keep outputs bitwise equal), torch's default on a GPU.
     :param chunks: spatial chunk shape of the output, which is also the block each task
         writes; ``None``: 1024² in 2D, 32 × 256² in 3D (as stores are chunked).
     :param label_name: name of the label image when ``output="both"``.
@@ -774,13 +775,14 @@ def infer(
     tile = _resolve_tile(options.tile, len(image.shape))
     grid = TileGrid(image.shape, tile, _resolve_stride(tile, options.overlap), options.group_pixels)
     block = _resolve_chunks(options.chunks, image)
-    local = _check_scheduler(scheduler)
+    local = check_scheduler(scheduler)
     runner = _Runner(
         model=model,
         image=image,
         grid=grid,
-        # local runs share the cores out once, in _local_threads
-        options=replace(options, torch_threads=0 if local else options.torch_threads),
+        # local runs share the cores out once, in _local_threads; on a cluster each task
+        # runs torch on one thread unless told otherwise, as local tasks do
+        options=replace(options, torch_threads=0 if local else options.torch_threads or 1),
         block=block,
     )
     runner.classes = _probe(runner, model, image, options.device if local else "cpu")
@@ -857,7 +859,19 @@ def _check_options(options: InferenceOptions) -> None:
         raise TilingError("batch_size must be at least 1, workers and torch_threads at least 0")
 
 
-def _check_scheduler(scheduler: Any) -> bool:
+def _connect(address: str, timeout: float = 10.0) -> Any:
+    """A client of the dask.distributed scheduler at ``address``; one line if none answers."""
+    from distributed import Client
+
+    try:
+        return Client(address, set_as_default=False, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise TilingError(
+            f"no dask scheduler answers at {address!r} within {timeout:g} s ({exc})"
+        ) from None
+
+
+def check_scheduler(scheduler: Any) -> bool:
     """True for a local scheduler; refuse what is neither local nor dask.distributed."""
     if scheduler is None or scheduler in ("threads", "synchronous"):
         return True
@@ -1110,7 +1124,7 @@ def _compute(
         return
     from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, set_as_default=False)
+    client = scheduler if isinstance(scheduler, Client) else _connect(scheduler)
     try:
         futures = client.get(graph, keys, sync=False)
         try:
@@ -1137,7 +1151,10 @@ def _local_threads(options: InferenceOptions, synchronous: bool) -> Iterator[int
         options.device == "auto" and not torch.cuda.is_available()
     )
     workers = 1 if synchronous else options.workers or (min(cores, 16) if on_cpu else 2)
-    threads = options.torch_threads or (max(1, cores // workers) if on_cpu else 0)
+    # One torch thread per task on the CPU whatever the number of workers: oneDNN splits a
+    # convolution's sums by thread, so equal thread counts are what make every scheduler's
+    # output bitwise equal.
+    threads = options.torch_threads or (1 if on_cpu else 0)
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
