@@ -126,3 +126,17 @@ def register_tasks(register: Register) -> None:
     }
     for name, (target, description) in steps.items():
         register(name, target, description=description)
+
+
+@hookimpl
+def register_renderers(register: Register) -> None:
+    """``medtk render``: pictures of volumes and results (pyvista off-screen, or numpy)."""
+    renderers = {
+        "volume": ("VolumeRenderer", "Volume rendering of an intensity volume"),
+        "labels": ("LabelsRenderer", "A label volume as surfaces in class colours"),
+        "compare": ("CompareRenderer", "Prediction vs truth: TP, FP and FN in three colours"),
+        "slices": ("SlicesRenderer", "Orthogonal slices with label overlays"),
+        "mip": ("MipRenderer", "Maximum-intensity projections along the three axes"),
+    }
+    for name, (cls, description) in renderers.items():
+        register(name, f"medtk.viz.render.tasks:{cls}", description=description)

@@ -15,15 +15,25 @@ image run along +x (towards the patient's left), its columns along +y (posterior
 slice ``k`` of the array lies at ``z = z0 + k * spacing_z`` (towards the head), so index 0
 is the lowest (most inferior) slice. The anatomy is laid out in fractions of the field
 of view, so any ``size`` and ``spacing`` give a whole abdomen in the image.
+
+Liver disease (all off by default): ``liver_hu`` sets the parenchyma's attenuation (fat
+lowers it), ``liver_surface_mm`` makes the outline nodular (scalloped bumps with notches
+between them, as regenerative nodules push at the capsule in cirrhosis),
+``liver_atrophy_mm`` shrinks the right lobe and enlarges the left (the caudate/left
+lobe hypertrophy of cirrhosis), ``liver_mottle_hu`` adds a nodular heterogeneity to the
+parenchyma and ``spleen_scale`` enlarges the spleen (portal hypertension).
+``phase="unenhanced"`` gives a non-contrast scan (blood, kidneys and spleen at their
+native attenuation), the phase in which liver fat is graded on CT.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +47,21 @@ BOWEL_WALL, SPLEEN, AORTA, IVC = 45.0, 55.0, 150.0, 120.0
 VISCERAL_FAT, FLUID = -90.0, 12.0
 KIDNEY_CORTEX, KIDNEY_MEDULLA = 170.0, 110.0
 CANCELLOUS_BONE, CORTICAL_BONE, CSF = 420.0, 1000.0, 10.0
+#: Native (non-contrast) attenuation of what enhances after contrast: blood ~40 HU,
+#: kidney ~30 HU, spleen ~50 HU (so a normal liver of ~60 HU is ~10 HU above it).
+UNENHANCED = {
+    "aorta": 40.0,
+    "ivc": 40.0,
+    "liver_vessel": 40.0,
+    "spleen": 50.0,
+    "kidney_cortex": 32.0,
+    "kidney_medulla": 28.0,
+}
+Phase = Literal["portal", "unenhanced"]
+PHASE_DESCRIPTIONS: dict[str, str] = {
+    "portal": "Abdomen portal venous, medtk phantom",
+    "unenhanced": "Abdomen without contrast, medtk phantom",
+}
 #: Stored value = HU - RESCALE_INTERCEPT, kept within 12 bits (HU -1024 … 3071).
 RESCALE_INTERCEPT = -1024
 BITS_STORED = 12
@@ -87,11 +112,18 @@ def ct_phantom(
     seed: int = 0,
     liver_hu: float = 60.0,
     noise_hu: float = 15.0,
+    phase: Phase = "portal",
+    liver_surface_mm: float = 0.0,
+    liver_atrophy_mm: float = 0.0,
+    liver_mottle_hu: float = 0.0,
+    spleen_scale: float = 1.0,
 ) -> tuple[NDArray[np.int16], NDArray[np.uint8]]:
     """A synthetic abdominal CT volume in HU and its liver mask.
 
     The slices cover the upper abdomen: the liver (and spleen, ribs) in the upper part,
     the kidneys in the middle, bowel below. The liver spans a contiguous run of slices.
+    The disease parameters draw from their own random stream, so a healthy and a diseased
+    phantom of one seed share everything else: the difference is the disease alone.
 
     :param slices: number of axial slices (z).
     :param size: in-plane size, ``n`` or ``(rows, columns)``.
@@ -99,6 +131,14 @@ def ct_phantom(
     :param seed: selects organ shapes, gas pockets and noise.
     :param liver_hu: mean attenuation of liver parenchyma (before noise).
     :param noise_hu: standard deviation of the image noise.
+    :param phase: ``"portal"`` (portal venous contrast phase) or ``"unenhanced"``.
+    :param liver_surface_mm: size of the nodules on the liver outline (the outline moves
+        by up to about twice this), 0 for a smooth capsule.
+    :param liver_atrophy_mm: how far the right lobe's outline moves in (the left lobe's
+        moves out by half as much).
+    :param liver_mottle_hu: standard deviation of a nodular (~4 mm) attenuation pattern
+        added to the parenchyma.
+    :param spleen_scale: the spleen's in-plane size relative to normal.
     :return: ``(hu, liver)``: int16 HU and uint8 mask (1 = liver), both ``(z, y, x)``.
     """
     from scipy import ndimage
@@ -106,6 +146,10 @@ def ct_phantom(
     rows, cols = _sizes(size)
     if slices < 1 or rows < 16 or cols < 16:
         raise ValueError(f"need at least 1 slice of 16 × 16, got {slices} × {rows} × {cols}")
+    if phase not in ("portal", "unenhanced"):
+        raise ValueError(f"phase must be 'portal' or 'unenhanced', got {phase!r}")
+    if liver_surface_mm < 0 or liver_mottle_hu < 0 or spleen_scale <= 0:
+        raise ValueError("liver_surface_mm, liver_mottle_hu must be ≥ 0 and spleen_scale > 0")
     rng = np.random.default_rng([seed, 2])
     g = _Grid(
         x=np.linspace(-1, 1, cols, dtype=np.float32)[None, None, :],
@@ -135,14 +179,34 @@ def ct_phantom(
         hu[psoas < 1] = MUSCLE
 
     liver = _largest_component(_liver(g, wobble, rng) & cavity)
+    disease = np.random.default_rng([seed, 4])  # its own stream: the rest stays the same
+    if liver_surface_mm > 0 or liver_atrophy_mm != 0:
+        liver = _remodel_liver(
+            g,
+            liver,
+            cavity,
+            spacing,
+            disease,
+            surface_mm=liver_surface_mm,
+            atrophy_mm=liver_atrophy_mm,
+        )
     hu[liver] = liver_hu + 5.0 * lumpy[liver]
-    _liver_vessels(g, hu, liver, rng)
+    if liver_mottle_hu > 0:
+        mottle = smooth_noise(shape, sigma(4.0), disease)
+        hu[liver] += liver_mottle_hu * mottle[liver]
+    native = UNENHANCED if phase == "unenhanced" else {}
+    _liver_vessels(g, hu, liver, rng, native.get("liver_vessel", 140.0))
     drawn = hu.copy()
-    _spleen(g, hu, wobble, cavity)
-    _kidneys(g, hu)
+    _spleen(g, hu, wobble, cavity, spleen_scale, native.get("spleen", SPLEEN))
+    _kidneys(
+        g,
+        hu,
+        native.get("kidney_cortex", KIDNEY_CORTEX),
+        native.get("kidney_medulla", KIDNEY_MEDULLA),
+    )
     _stomach(g, hu, cavity & ~liver)
     _bowel(g, hu, cavity & ~liver & (hu < 0), rng, spacing)
-    _vessels_and_spine(g, hu)
+    _vessels_and_spine(g, hu, native.get("aorta", AORTA), native.get("ivc", IVC))
     liver &= hu == drawn  # organs drawn later take their place from the liver
     del drawn
 
@@ -187,27 +251,86 @@ def _largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return kept
 
 
-def _spleen(
-    g: _Grid, hu: NDArray[np.float32], wobble: NDArray[np.float32], cavity: NDArray[np.bool_]
+def _remodel_liver(
+    g: _Grid,
+    liver: NDArray[np.bool_],
+    cavity: NDArray[np.bool_],
+    spacing: tuple[float, float, float],
+    rng: np.random.Generator,
+    *,
+    surface_mm: float,
+    atrophy_mm: float,
+) -> NDArray[np.bool_]:
+    """Move the liver's outline by a field of millimetres: nodules and lobe remodelling.
+
+    The outline is the zero level of a signed distance (mm, negative inside); adding a
+    displacement field and thresholding moves it by that many mm wherever it lies, so
+    the nodules are sized in mm whatever the voxel size. Nodules are ``0.8 - |n|`` of a
+    smooth noise ``n`` (~5 mm): rounded bumps meeting in sharp notches, the scalloped
+    outline of a cirrhotic liver rather than a sinusoidal wobble.
+    """
+    from scipy import ndimage
+
+    # only a box round the liver can change: as far out as the outline may move
+    reach = 2.0 * surface_mm + 0.5 * max(atrophy_mm, 0.0) + 2 * max(spacing)
+    found = np.nonzero(liver.any(axis=(1, 2)))[0], np.nonzero(liver.any(axis=(0, 2)))[0]
+    found += (np.nonzero(liver.any(axis=(0, 1)))[0],)
+    if not all(len(f) for f in found):
+        return liver
+    box = tuple(
+        slice(max(int(f[0]) - pad, 0), int(f[-1]) + pad + 1)
+        for f, pad in zip(found, (math.ceil(reach / s) + 1 for s in spacing), strict=True)
+    )
+    part = liver[box]
+    inside = ndimage.distance_transform_edt(part, sampling=spacing)
+    outside = ndimage.distance_transform_edt(~part, sampling=spacing)
+    distance = (outside - inside).astype(np.float32)  # mm, < 0 inside
+    shift = np.zeros(part.shape, dtype=np.float32)  # mm the outline moves out
+    if surface_mm > 0:
+        bumps = smooth_noise(part.shape, tuple(max(5.0 / s, 0.5) for s in spacing), rng)
+        shift += surface_mm * (0.8 - np.abs(bumps))
+    if atrophy_mm != 0:
+        x = g.x[..., box[2]]
+        right = np.clip((-x - 0.15) / 0.35, 0.0, 1.0)  # patient's right = image left
+        left = np.clip((x + 0.05) / 0.3, 0.0, 1.0)
+        shift += atrophy_mm * (0.5 * left - right)
+    remodelled = np.zeros_like(liver)
+    remodelled[box] = distance < shift
+    return _largest_component(remodelled & cavity)
+
+
+def _spleen(  # noqa: PLR0917 (the anatomy's grid, volume and fields, then its two numbers)
+    g: _Grid,
+    hu: NDArray[np.float32],
+    wobble: NDArray[np.float32],
+    cavity: NDArray[np.bool_],
+    scale_xy: float = 1.0,
+    value: float = SPLEEN,
 ) -> None:
     """Behind the stomach on the patient's left (image right), upper slices."""
     scale = _slab(g.t, 0.5, 1.1)
-    r = _ellipse(g, 0.56, 0.2, 0.13 * scale + 1e-3, 0.24 * scale + 1e-3, angle=0.7)
-    hu[(r + 0.15 * wobble < 1) & (scale > 0) & cavity] = SPLEEN
+    rx, ry = 0.13 * scale * scale_xy + 1e-3, 0.24 * scale * scale_xy + 1e-3
+    r = _ellipse(g, 0.56, 0.2, rx, ry, angle=0.7)
+    hu[(r + 0.15 * wobble < 1) & (scale > 0) & cavity] = value
 
 
-def _kidneys(g: _Grid, hu: NDArray[np.float32]) -> None:
+def _kidneys(
+    g: _Grid,
+    hu: NDArray[np.float32],
+    cortex_hu: float = KIDNEY_CORTEX,
+    medulla_hu: float = KIDNEY_MEDULLA,
+) -> None:
     """Both kidneys beside the spine, the right one (image left) a little lower."""
     for side, lo, hi in ((-1, 0.0, 0.55), (1, 0.1, 0.65)):
         scale = _slab(g.t, lo, hi)
         present = scale > 0.05
         cx, angle = side * 0.34, side * 0.45
         cortex = _ellipse(g, cx, 0.27, 0.085 * scale + 1e-3, 0.15 * scale + 1e-3, angle=angle)
-        hu[(cortex < 1) & present] = KIDNEY_CORTEX
+        hu[(cortex < 1) & present] = cortex_hu
         medulla = _ellipse(
             g, cx - side * 0.01, 0.27, 0.05 * scale + 1e-3, 0.1 * scale + 1e-3, angle=angle
         )
-        hu[(medulla < 1) & present] = KIDNEY_MEDULLA
+        hu[(medulla < 1) & present] = medulla_hu
         sinus = _ellipse(g, cx - side * 0.05, 0.25, 0.025 * scale + 1e-3, 0.05 * scale + 1e-3)
         hu[(sinus < 1) & present] = VISCERAL_FAT
 
@@ -256,20 +379,26 @@ def _bowel(
 
 
 def _liver_vessels(
-    g: _Grid, hu: NDArray[np.float32], liver: NDArray[np.bool_], rng: np.random.Generator
+    g: _Grid,
+    hu: NDArray[np.float32],
+    liver: NDArray[np.bool_],
+    rng: np.random.Generator,
+    value: float = 140.0,
 ) -> None:
-    """A few enhancing portal and hepatic vein branches crossing the liver."""
+    """A few portal and hepatic vein branches crossing the liver (enhancing, or not)."""
     for _ in range(5):
         cx, cy = rng.uniform(-0.6, -0.1), rng.uniform(-0.35, 0.15)
         drift = rng.uniform(-0.15, 0.15, 2)
         r = _ellipse(g, cx + drift[0] * g.t, cy + drift[1] * g.t, 0.025, 0.025)
-        hu[(r < 1) & liver] = 140.0
+        hu[(r < 1) & liver] = value
 
 
-def _vessels_and_spine(g: _Grid, hu: NDArray[np.float32]) -> None:
+def _vessels_and_spine(
+    g: _Grid, hu: NDArray[np.float32], aorta_hu: float = AORTA, ivc_hu: float = IVC
+) -> None:
     """Aorta left-front of the vertebra, IVC to its right; vertebra with canal; ribs."""
-    hu[_ellipse(g, 0.06, 0.15, 0.055, 0.055 * 1.3) < 1] = AORTA
-    hu[_ellipse(g, -0.1, 0.12, 0.07, 0.05) < 1] = IVC
+    hu[_ellipse(g, 0.06, 0.15, 0.055, 0.055 * 1.3) < 1] = aorta_hu
+    hu[_ellipse(g, -0.1, 0.12, 0.07, 0.05) < 1] = ivc_hu
     body = _ellipse(g, 0.0, 0.33, 0.12, 0.13)
     hu[body < 1] = CORTICAL_BONE
     hu[body < 0.75] = CANCELLOUS_BONE
@@ -300,6 +429,11 @@ def write_ct_series(
     patient_id: str = "MEDTK-0001",
     liver_hu: float = 60.0,
     mask_path: str | os.PathLike[str] | None = None,
+    phase: Phase = "portal",
+    liver_surface_mm: float = 0.0,
+    liver_atrophy_mm: float = 0.0,
+    liver_mottle_hu: float = 0.0,
+    spleen_scale: float = 1.0,
 ) -> Path:
     """Write :func:`ct_phantom` as a DICOM CT series, one file per slice.
 
@@ -320,21 +454,45 @@ def write_ct_series(
     :param liver_hu: mean liver attenuation.
     :param mask_path: if given, also write the liver mask there as NIfTI (``.nii.gz``),
         its affine placing voxels where the DICOM series does (converted to RAS).
+    :param phase: contrast phase, see :func:`ct_phantom`; also the SeriesDescription.
+    :param liver_surface_mm: liver surface nodularity, see :func:`ct_phantom`.
+    :param liver_atrophy_mm: right-lobe atrophy, see :func:`ct_phantom`.
+    :param liver_mottle_hu: parenchymal heterogeneity, see :func:`ct_phantom`.
+    :param spleen_scale: spleen size, see :func:`ct_phantom`.
     :return: ``folder``.
     """
     from medtk.atomic import written_aside
 
     folder = Path(folder)
-    hu, liver = ct_phantom(slices=slices, size=size, spacing=spacing, seed=seed, liver_hu=liver_hu)
+    disease = {
+        "liver_surface_mm": liver_surface_mm,
+        "liver_atrophy_mm": liver_atrophy_mm,
+        "liver_mottle_hu": liver_mottle_hu,
+        "spleen_scale": spleen_scale,
+    }
+    hu, liver = ct_phantom(
+        slices=slices,
+        size=size,
+        spacing=spacing,
+        seed=seed,
+        liver_hu=liver_hu,
+        phase=phase,
+        **disease,
+    )
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise FileExistsError(f"{folder} exists and is not an empty folder")
     # patient_id first: it is the slices' PatientID too
     entropy = [patient_id, str(seed), str(hu.shape), str(spacing), f"{liver_hu:g}"]
+    # options away from their defaults only, so a default call keeps its UIDs
+    defaults = {"liver_surface_mm": 0.0, "liver_atrophy_mm": 0.0, "liver_mottle_hu": 0.0}
+    entropy += [f"{k}={v:g}" for k, v in disease.items() if v != defaults.get(k, 1.0)]
+    entropy += [f"phase={phase}"] if phase != "portal" else []
+    description = PHASE_DESCRIPTIONS[phase]
     if folder.exists():
-        _write_series(folder, hu, spacing, entropy, seed)
+        _write_series(folder, hu, spacing, entropy, seed, description)
     else:
         with written_aside(folder, directory=True) as target:
-            _write_series(target, hu, spacing, entropy, seed)
+            _write_series(target, hu, spacing, entropy, seed, description)
     if mask_path is not None:
         _write_mask(Path(mask_path), liver, spacing, _origin(hu.shape, spacing))
     return folder
@@ -350,12 +508,13 @@ def _origin(shape: tuple[int, ...], spacing: Sequence[float]) -> tuple[float, fl
     )
 
 
-def _write_series(
+def _write_series(  # noqa: PLR0917 (internal: the pieces of one series)
     folder: Path,
     hu: NDArray[np.int16],
     spacing: tuple[float, float, float],
     entropy: Sequence[str],
     seed: int,
+    description: str = "Abdomen portal venous, medtk phantom",
 ) -> None:
     """One file per slice; UIDs derived from ``entropy``, file numbers shuffled by ``seed``."""
     from pydicom.uid import generate_uid
@@ -374,6 +533,7 @@ def _write_series(
     stored = (hu.astype(np.int32) - RESCALE_INTERCEPT).astype("<u2")
     for k in range(slices):
         ds = _slice_dataset(stored[k], spacing, uid("instance", str(k)), entropy[0])
+        ds.SeriesDescription = description
         for keyword, value in shared.items():
             setattr(ds, keyword, value)
         ds.InstanceNumber = slices - k  # numbered from the head down, as scanners do

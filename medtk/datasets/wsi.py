@@ -649,6 +649,7 @@ def write_slide(
     flavor: Flavor = "generic",
     downsample: Literal[2, 4] = 4,
     workers: int | None = None,
+    slide: SyntheticSlide | None = None,
 ) -> Path:
     """Write a synthetic H&E whole-slide image as a pyramidal tiled BigTIFF.
 
@@ -672,6 +673,9 @@ def write_slide(
     :param downsample: factor between pyramid levels; levels stop before one would be
         smaller than a tile.
     :param workers: rendering threads; default: the usable cores, at most 8.
+    :param slide: the slide to write, e.g. a subclass of :class:`SyntheticSlide` that
+        renders other tissue; its ``width``, ``height``, ``mpp`` and ``seed`` then replace
+        those arguments. Default: ``SyntheticSlide(width, height, mpp, seed)``.
     :return: ``path``.
     """
     from medtk.atomic import written_aside
@@ -687,7 +691,7 @@ def write_slide(
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be within 1..100, got {quality}")
     writer = _PyramidWriter(
-        slide=SyntheticSlide(width, height, mpp, seed),
+        slide=slide if slide is not None else SyntheticSlide(width, height, mpp, seed),
         tile=tile,
         magnification=magnification,
         compression=compression,

@@ -569,7 +569,7 @@ class _Runner:
                 for parameter in model.parameters():
                     parameter.requires_grad_(False)
                 if self.channels_last:
-                    model = model.to(memory_format=self._memory_format())
+                    model = _channels_last(model, self._memory_format())
                 weights = torch.from_numpy(self.weights).to(device)
                 amp = autocast_dtype(self.options.precision, device)
                 self._prepared[name] = (model, device, weights, amp)
@@ -857,6 +857,16 @@ def _check_options(options: InferenceOptions) -> None:
         )
     if options.batch_size < 1 or options.workers < 0 or options.torch_threads < 0:
         raise TilingError("batch_size must be at least 1, workers and torch_threads at least 0")
+
+
+def _channels_last(model: torch.nn.Module, memory_format: torch.memory_format) -> Any:
+    """``model`` in ``memory_format``, or as it is when its weights have another rank (a 2D
+    network applied slice by slice inside a volume's wrapper): the format is a speed-up,
+    never a reason to fail."""
+    try:
+        return model.to(memory_format=memory_format)
+    except RuntimeError:
+        return model
 
 
 def _connect(address: str, timeout: float = 10.0) -> Any:

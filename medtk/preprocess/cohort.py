@@ -28,14 +28,17 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
-def find_stores(folder: Path) -> dict[str, dict[str, Path]]:
-    """Stores in ``folder`` by subject id, then by modality (lower case; ``""`` if unknown)."""
+def find_stores(folders: Path | list[Path]) -> dict[str, dict[str, Path]]:
+    """Stores in the folder(s) by subject id, then by modality (lower case; ``""`` if
+    unknown); a subject may have one store per modality across all the folders."""
     from medtk.io.store import Store
 
-    if not folder.is_dir():
-        raise BadInputError(f"--stores {str(folder)!r} is not a folder")
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInputError(f"--stores {str(folder)!r} is not a folder")
     found: dict[str, dict[str, Path]] = defaultdict(dict)
-    for path in sorted(folder.glob("*.zarr")):
+    for path in sorted(p for folder in folders for p in folder.glob("*.zarr")):
         try:
             store = Store.open(path)
         except BadInputError:
@@ -88,14 +91,15 @@ class CohortTask(Task):
         out = config.out or config.labels.with_name(f"{config.labels.stem}.cohort.csv")
 
         columns: list[str] = []
-        if config.stores is not None:
+        if config.stores:
             stores = find_stores(config.stores)
             modalities = sorted({m for by_mod in stores.values() for m in by_mod})
             columns = [f"store_{m}" if m else "store" for m in modalities]
             missing = [i for i in ids if i not in stores]
             if missing and not config.allow_missing:
                 raise BadInputError(
-                    f"{len(missing)} subject(s) have no store in {str(config.stores)!r}: "
+                    f"{len(missing)} subject(s) have no store in "
+                    f"{', '.join(repr(str(f)) for f in config.stores)}: "
                     f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} "
                     "(pass --allow-missing to keep them)"
                 )

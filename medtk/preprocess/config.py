@@ -61,7 +61,9 @@ class CohortConfig(TaskConfig):
     """Options of ``medtk preprocess cohort``."""
 
     labels: Path = argument(..., "CSV table with one row per subject (id, group, labels)")
-    stores: Path | None = option(None, "folder of stores to match to subjects (by subject id)")
+    stores: list[Path] = option(
+        [], "folder of stores to match to subjects by subject id (repeat for several)"
+    )
     out: Path | None = option(
         None, "cohort table to write (default: beside LABELS, STEM.cohort.csv)", short="-o"
     )

@@ -1,0 +1,1 @@
+"""medtk's ``em`` family: semantic segmentation of volume electron microscopy."""
