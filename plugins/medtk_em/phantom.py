@@ -52,8 +52,8 @@ roughly cytosol 60-70 %, membranes 10-15 %, mitochondria 8-12 %, myelin 3-8 %, v
 and sizes of neurites, ER through the shell's thickness and patches, the others through
 volume budgets the catalogue fills object by object (counting only what the volume
 shows). Measured over the default 64 × 256 × 256 volume at 8 nm, seeds 0-4: cytosol
-66.8-68.9 %, membranes 11.1-12.4 %, mitochondria 9.4-10.7 %, myelin 4.5-5.7 %, vesicles
-2.0 %, ER 1.1-1.6 %, synapses 0.64-0.81 %, microtubules 0.66-0.78 %. Small volumes hold
+66.9-69.0 %, membranes 11.3-12.4 %, mitochondria 9.3-10.7 %, myelin 4.5-5.6 %, vesicles
+2.0 %, ER 1.2-1.6 %, synapses 0.69-0.84 %, microtubules 0.65-0.78 %. Small volumes hold
 few objects (one myelinated axon may be 5 % of one), so their fractions scatter more;
 every kind of object is placed at least once where it fits.
 """
@@ -124,7 +124,7 @@ _MT_RADIUS = 12.5  # microtubules are 25 nm tubes
 _LINE_DENSITY = 1.1e-5  # neurite axes per nm² of cross-section (tuned: membranes ≈ 12 %)
 _DENDRITE_SHARE = 0.25
 _BOUTONS = 3  # at most this many boutons per axon in the volume
-_VESICLE_FILL = 0.05  # share of a bouton's ball its vesicles fill (tuned)
+_VESICLE_FILL = 0.04  # share of a bouton's ball its vesicles fill (tuned)
 _DENDRITE_R = (180.0, 360.0)  # radius ranges (log-uniform)
 _AXON_R = (100.0, 220.0)
 #: Budget / target per class: what an object's nominal volume loses once drawn (voxels
@@ -565,6 +565,8 @@ class _Builder:
 
     # neurites --------------------------------------------------------------------
     def _neurites(self) -> _Neurites:
+        """Axes through the box: a Poisson number of lines, half near one bundle
+        direction, a quarter dendrites (thicker), the rest axons; then myelin, boutons."""
         rng = self._rng(_S_LINES)
         center = (self.lo + self.hi) / 2
         reach = float(np.linalg.norm(self.hi - self.lo)) / 2 + 600.0
@@ -623,8 +625,9 @@ class _Builder:
         """Swell axons into boutons, enough to hold the vesicle budget.
 
         A bouton is a Gaussian bump of the radius along the axis (a varicosity of
-        0.5-0.9 µm); about a tenth of its ball fills with vesicles, which sets how many
-        the budget needs (with a fifth to spare: the last ones may stay empty).
+        0.5-0.9 µm). Its vesicles fill a few per cent of the ball it spans (the rest of
+        the ball belongs to neighbours, or is too near a membrane), which sets how many
+        boutons the budget needs, with a fifth to spare: the last ones may stay empty.
         """
         rng = self._rng(_S_BOUTON)
         budget = TARGET_FRACTIONS["vesicles"] * self.volume * _CALIBRATION["vesicles"] * 1.2
@@ -726,7 +729,7 @@ class _Builder:
         taken, taken_r = np.zeros((0, 3)), np.zeros(0)
         steps = np.linspace(-1.0, 1.0, 9)
         # bigger volumes need more mitochondria: bigger batches keep the rounds few
-        batch = int(self.BATCH * np.clip(self.volume / 2e9, 1, 16))
+        batch = int(self.BATCH * np.clip(self.volume / 4e9, 1, 16))
         idle = 0
         for _ in range(400):
             if (used >= budget and placed) or idle >= 30:
@@ -785,11 +788,9 @@ class _Builder:
         }
 
     def _room(self, q: NDArray[np.float64], hosts: NDArray[np.intp]) -> NDArray[np.float64]:
-        """How far each point is at least from its host's membrane (< 0: not in the host).
-
-        Half the gap of the weighted distances bounds the distance to the boundary from
-        below; inside a myelinated axon the room is what the sheath leaves.
-        """
+        """How far each point is from its host's membrane (< 0: not in the host): the
+        distance to the cell boundary less half the membrane; inside a myelinated axon,
+        what the sheath leaves."""
         n = self.neurites
         i1, sep = n.separation(q)
         room = sep - _MEMBRANE_NM / 2
@@ -944,9 +945,10 @@ class _Builder:
         """Dart-throw vesicles into a ball inside ``host``; return their volume in view
         (at most about ``limit``).
 
-        Darts fall where the host is (inside the ball, off its membrane, clear of
-        mitochondria) until the cloud is about as dense as real ones (a third of its volume
-        vesicles); each keeps 4 nm from the others and from earlier clouds' vesicles.
+        Six darts per vesicle-sized share of the ball; those that fall in the host (off
+        its membrane, clear of mitochondria) and keep 4 nm from the others and from earlier
+        clouds' vesicles stay, first come first kept: packed about as densely as real
+        vesicle clouds, where the host is.
         """
         from scipy.spatial import cKDTree
         from scipy.spatial.distance import cdist
@@ -1155,8 +1157,9 @@ class Phantom:
         )
         signal = blurred[crop]
         if self.noise > 0:
-            signal = self._detector(signal, lo, hi)
-        image = np.clip(np.rint(signal), 0, 255).astype(np.uint8)
+            image = self._detector(signal, lo, hi)
+        else:
+            image = np.clip(np.rint(signal), 0, 255).astype(np.uint8)
         return image, np.ascontiguousarray(labels[crop])
 
     # internals ---------------------------------------------------------------------
@@ -1170,10 +1173,14 @@ class Phantom:
         )
         return lo, hi
 
-    def _detector(self, signal: F32, lo: NDArray[np.int64], hi: NDArray[np.int64]) -> F32:
-        """Drift along z, curtaining along y, Poisson-Gaussian noise; all hashed by voxel."""
+    def _detector(
+        self, signal: F32, lo: NDArray[np.int64], hi: NDArray[np.int64]
+    ) -> NDArray[np.uint8]:
+        """Drift along z, curtaining along y, Poisson-Gaussian noise; all hashed by voxel.
+
+        A few slices at a time, so the 64-bit hashing needs little memory per block.
+        """
         z = np.arange(lo[0], hi[0], dtype=np.float64)
-        y = np.arange(lo[1], hi[1], dtype=np.int64)
         x = np.arange(lo[2], hi[2], dtype=np.float64)
         k = self.noise
         # slow drift of gain and offset from slice to slice (beam current, charging)
@@ -1181,20 +1188,30 @@ class Phantom:
         offset = k * 7.0 * (2 * value_noise([z], [28.0], self._key(_F_OFFSET)) - 1)
         # curtains: thin vertical stripes (constant along y), strong in some x ranges,
         # slowly changing from slice to slice as the milled face changes
-        zx = [z, x.astype(np.float64)]
-        stripes = 2 * value_noise(zx, [60.0, 2.5], self._key(_F_CURTAIN)) - 1
-        envelope = value_noise(zx, [150.0, 40.0], self._key(_F_CURTAIN_ENV))
+        stripes = 2 * value_noise([z, x], [60.0, 2.5], self._key(_F_CURTAIN)) - 1
+        envelope = value_noise([z, x], [150.0, 40.0], self._key(_F_CURTAIN_ENV))
         curtain = k * 20.0 * stripes * envelope
-        out = signal * gain[:, None, None] + offset[:, None, None] + curtain[:, None, :]
-        # Poisson-Gaussian noise: variance a·I + b, a normal deviate hashed per voxel
-        zi = np.arange(lo[0], hi[0], dtype=np.int64)
-        xi = np.arange(lo[2], hi[2], dtype=np.int64)
-        row = (zi[:, None] * (1 << 24) + y[None, :])[:, :, None]
-        u1 = hash_uniform(xi[None, None, :], row, self._key(_F_NOISE1))
-        u2 = hash_uniform(xi[None, None, :], row, self._key(_F_NOISE2))
-        normal = np.sqrt(-2.0 * np.log(np.maximum(u1, 1e-7))) * np.cos(np.float32(2 * np.pi) * u2)
-        std = k * np.sqrt(0.55 * np.maximum(out, 0.0) + 30.0)
-        return (out + std * normal).astype(np.float32)
+        y = np.arange(lo[1], hi[1], dtype=np.int64)
+        xi = np.arange(lo[2], hi[2], dtype=np.int64)[None, None, :]
+        image = np.empty(signal.shape, np.uint8)
+        for first in range(0, len(z), 4):
+            part = slice(first, first + 4)
+            out = (
+                signal[part] * gain[part, None, None]
+                + offset[part, None, None]
+                + curtain[part, None, :]
+            )
+            # Poisson-Gaussian noise: variance a·I + b, a normal deviate hashed per voxel
+            zi = np.arange(lo[0] + first, min(lo[0] + first + 4, hi[0]), dtype=np.int64)
+            row = (zi[:, None] * (1 << 24) + y[None, :])[:, :, None]
+            u1 = hash_uniform(xi, row, self._key(_F_NOISE1))
+            u2 = hash_uniform(xi, row, self._key(_F_NOISE2))
+            normal = np.sqrt(-2.0 * np.log(np.maximum(u1, 1e-7))) * np.cos(
+                np.float32(2 * np.pi) * u2
+            )
+            out += k * np.sqrt(0.55 * np.maximum(out, 0.0) + 30.0) * normal
+            image[part] = np.clip(np.rint(out), 0, 255)
+        return image
 
     def _key(self, salt: int) -> int:
         return field_key(self.seed, salt)

@@ -20,11 +20,13 @@ import numpy as np
 
 from medtk.tasks import Task, TaskContext, TaskResult
 from medtk_em.config import EmPhantomConfig
+from medtk_em.phantom import CLASSES
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
     from rich.progress import Progress, TaskID
 
+    from medtk.io.source import ImageSource
     from medtk_em.phantom import Phantom
 
 #: Name of the label image in the store.
@@ -60,8 +62,13 @@ class _Blocks:
             scratch, mode="w+", dtype=np.uint8, shape=phantom.shape
         )
         self.done: set[tuple[tuple[int, int], ...]] = set()
-        self.counts = np.zeros(8, np.int64)
+        self.counts = np.zeros(len(CLASSES), np.int64)
         self.lock = threading.Lock()
+
+    def close(self) -> None:
+        """Let go of the scratch file (its mapping closes with the last reference)."""
+        self.parked = np.zeros((0, 0, 0), np.uint8)
+        self.done.clear()
 
     @staticmethod
     def _key(region: tuple[slice, ...]) -> tuple[tuple[int, int], ...]:
@@ -100,7 +107,7 @@ class PhantomTask(Task):
         from medtk.atomic import check_new_output, replace_path
         from medtk.io.ingest import IngestOptions, write_store
         from medtk.threads import default_workers
-        from medtk_em.phantom import CLASSES, Phantom, fractions_from_counts
+        from medtk_em.phantom import Phantom, fractions_from_counts
 
         out = Path(config.out)
         check_new_output(out, overwrite=config.overwrite, directory=True)
@@ -125,6 +132,7 @@ class PhantomTask(Task):
                     image, target, labels={LABEL_NAME: labels}, options=options,
                     progress=_Bar(progress),
                 )  # fmt: skip
+            blocks.close()
             fractions = fractions_from_counts(blocks.counts)
             _describe(target, list(CLASSES), fractions, _command(config))
             check_new_output(out, overwrite=config.overwrite, directory=True)
@@ -171,7 +179,7 @@ def _object_counts(phantom: Phantom) -> dict[str, int]:
 
 def _sources(
     phantom: Phantom, blocks: _Blocks, config: EmPhantomConfig, counts: dict[str, int]
-) -> tuple[Any, Any]:
+) -> tuple[ImageSource, ImageSource]:
     """The image and label sources the store writer streams from."""
     from medtk.io.source import ImageSource
     from medtk_em.phantom import TARGET_FRACTIONS
