@@ -69,7 +69,7 @@ class BagsTask(Task):
                     array[...] = instances
                     counts[modality], facts[modality] = len(instances), found
                     if not len(instances):
-                        ctx.log(f"[yellow]warning:[/] {patient.id}: no {modality} instances kept")
+                        ctx.log(f"warning: {patient.id}: no {modality} instances kept")
                 records.append(
                     {"id": patient.id, "scores": patient.scores, "fold": patient.fold,
                      "counts": counts, "facts": facts}

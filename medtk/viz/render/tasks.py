@@ -145,8 +145,8 @@ class _Scene:
         if self.engine == "numpy" and config.engine == "auto":
             hint = backend.INSTALL_HINT.split(", or use")[0]
             ctx.log(
-                "[yellow]no OpenGL library can render here: drawing with numpy "
-                f"(slower, plainer); for VTK, {hint}[/]"
+                "no OpenGL library can render here: drawing with numpy "
+                f"(slower, plainer); for VTK, {hint}"
             )
 
     @property
