@@ -34,7 +34,7 @@ PUBLISHED = {
     "synapses": (0.005, 0.01),
     "microtubules": (0.005, 0.01),
 }
-SHAPE, SEED = (48, 160, 160), 1
+SHAPE, SEED = (48, 160, 160), 5
 
 
 @pytest.fixture(scope="module")
