@@ -119,6 +119,14 @@ def register_tasks(register: Register) -> None:
         "cohort": ("medtk.preprocess.cohort:CohortTask", "Cohort table with grouped folds"),
         "sample": ("medtk.preprocess.sample:SampleTask", "Synthetic slide, CT or MR to try"),
         "shapes": ("medtk.train.shapes:ShapesTask", "Tiny CNN on generated shapes (engine demo)"),
+        "zssr": (
+            "medtk.superres.task:ZssrTask",
+            "Zero-shot super-resolution (ZSSR) of an image or a volume, trained on itself",
+        ),
+        "superres": (
+            "medtk.superres.task:SuperresTask",
+            "ZSSR against bicubic on a downsampled image: PSNR and SSIM",
+        ),
         "predictions": (
             "medtk.evaluate.predictions:PredictionsTask",
             "AUC with bootstrap CI, scores, confusion matrix and plots of predictions",
