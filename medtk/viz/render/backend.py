@@ -61,7 +61,25 @@ def _loads(name: str) -> ctypes.CDLL | None:
 
 
 def _egl_works() -> bool:
-    """True when EGL initialises a display: a GPU, or Mesa's software device."""
+    """True when EGL initialises a display, asked in a child process: initialising Mesa's
+    EGL loads its own LLVM into the process, and a later import of one built against
+    another LLVM (triton, which torch loads with its first optimiser) then crashes. The
+    probe's libraries die with the child; VTK loads them only once it really renders."""
+    import subprocess
+    import sys
+
+    probe = "from medtk.viz.render.backend import _egl_probe as p; raise SystemExit(not p())"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], check=False, capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _egl_probe() -> bool:
+    """True when EGL initialises a display here: a GPU, or Mesa's software device."""
     egl = _loads("libEGL.so.1")
     if egl is None:
         return False
