@@ -8,8 +8,8 @@ torch gets ``--threads`` threads (default 2). Seconds are wall time of ZSSR (tra
 inference); the CPU column is the process's CPU time over the same span, which stays
 meaningful when other work shares the machine (the wall time then does not).
 
-Run: ``python benchmarks/bench_superres.py [--threads 2] [--data ../shared/data]``;
-prints a markdown table.
+Run: ``python benchmarks/bench_superres.py [--threads 2] [--data ../shared/data]
+[--only CT]``; prints a markdown table.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--scale", type=float, default=2.0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", default="", help="run the images whose name contains this")
     parser.add_argument(
         "--data",
         type=Path,
@@ -74,6 +75,8 @@ def main() -> None:
             device=args.device,
         )
         for name, image in images(args.data).items():
+            if args.only not in name:
+                continue
             cpu = time.process_time()
             result = compare(image, (args.scale, args.scale), settings, device=args.device)
             cpu = time.process_time() - cpu

@@ -48,6 +48,13 @@ def histology_crop(side: int = 64) -> np.ndarray:
     return np.moveaxis(pixels[top : top + side, top : top + side], -1, 0).copy()
 
 
+def pattern(side: int, channels: int = 3) -> np.ndarray:
+    """A smooth synthetic uint8 picture ``(C, side, side)`` for tests of plumbing only."""
+    y, x = np.mgrid[0:side, 0:side] / side
+    planes = [np.sin(7 * x + 3 * c) * np.cos(5 * y - c) for c in range(channels)]
+    return np.rint((np.stack(planes) + 1) * 127.5).astype(np.uint8)
+
+
 # ---------------------------------------------------------------------------- kernels
 
 
@@ -184,17 +191,17 @@ def test_tiled_inference_equals_whole_image_inference(rng):
     image = rng.random((1, 40, 50)).astype(np.float32)
     with torch_threads(1):
         model = fit([image], [image], (2, 2), settings)
-    for transforms in ((0,), tuple(range(8))):
-        whole = _run_net(model, image, transforms, tile=512)
-        tiled = _run_net(model, image, transforms, tile=16)
-        np.testing.assert_allclose(tiled, whole, atol=1e-5)
+        for transforms in ((0,), tuple(range(8))):
+            whole = _run_net(model, image, transforms, tile=512)
+            tiled = _run_net(model, image, transforms, tile=16)
+            np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- CLI
 
 
 def test_cli_upscales_a_png(cli, tmp_path):
-    with Image.fromarray(np.moveaxis(histology_crop(32), 0, -1)) as picture:
+    with Image.fromarray(np.moveaxis(pattern(32), 0, -1)) as picture:
         picture.save(tmp_path / "img.png")
     out = tmp_path / "out.png"
     result = cli("superres", "zssr", str(tmp_path / "img.png"), "-o", str(out), "--scale", "2",
@@ -213,7 +220,7 @@ def test_cli_upscales_a_png(cli, tmp_path):
 def test_cli_per_axis_scale_on_a_grey_tiff(cli, tmp_path):
     import tifffile
 
-    grey = histology_crop(32)[0].astype(np.uint16) * 200
+    grey = pattern(32, channels=1)[0].astype(np.uint16) * 200
     tifffile.imwrite(tmp_path / "grey.tif", grey)
     result = cli("superres", "zssr", str(tmp_path / "grey.tif"), "--scale", "1", "--scale",
                  "2.5", "--json", *QUICK, plugins=PLUGINS)  # fmt: skip
@@ -326,7 +333,7 @@ def test_cli_upscales_every_xy_slice_of_a_tiff_stack(cli, tmp_path):
 
 
 def test_evaluate_superres_writes_metrics_and_a_comparison(cli, tmp_path):
-    with Image.fromarray(np.moveaxis(histology_crop(48), 0, -1)) as picture:
+    with Image.fromarray(np.moveaxis(pattern(48), 0, -1)) as picture:
         picture.save(tmp_path / "hr.png")
     out = tmp_path / "eval"
     result = cli("evaluate", "superres", str(tmp_path / "hr.png"), "--scale", "2", "-o",
