@@ -58,7 +58,13 @@ def test_a_plugin_can_be_disabled_by_name(plugin_site):
         "plugins", "--json", site=plugin_site, MEDTK_DISABLE_PLUGINS="example,broken"
     )
     rows = {row["name"]: row["status"] for row in json.loads(result.stdout)}
-    assert rows == {"core": "ok", "example": "disabled", "broken": "disabled"}
+    assert rows == {
+        "core": "ok",
+        "nas": "ok",
+        "em": "ok",
+        "example": "disabled",
+        "broken": "disabled",
+    }
     assert result.stderr == ""
 
 
