@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,6 @@ def score_table(
     seed: int,
 ) -> dict[str, Any]:
     """AUC with its bootstrap interval and the threshold (or argmax) scores of one table."""
-    from medtk.metrics.bootstrap import bootstrap_auc
     from medtk.metrics.classification import accuracy, f1, precision, recall, specificity
     from medtk.metrics.confusion import confusion_matrix
 
@@ -79,7 +79,7 @@ def score_table(
     classes = 2 if binary else scores.shape[1]
     predicted = (scores >= threshold).astype(int) if binary else scores.argmax(axis=1)
     average = "binary" if binary else "macro"
-    ci = bootstrap_auc(labels, scores, n_iterations=iterations, confidence=confidence, seed=seed)
+    ci = _auc_interval(labels, scores, iterations=iterations, confidence=confidence, seed=seed)
     return {
         "samples": len(labels),
         "auc": ci.estimate,
@@ -93,6 +93,41 @@ def score_table(
         "f1": float(f1(labels, predicted, average=average)),
         "confusion": confusion_matrix(labels, predicted, labels=list(range(classes))).tolist(),
     }
+
+
+def _auc_interval(
+    labels: np.ndarray, scores: np.ndarray, *, iterations: int, confidence: float, seed: int
+) -> Any:
+    """The bootstrap AUC; a multi-class fold that lacks some class (a small cohort's
+    validation fold) is scored one-vs-rest over the classes it holds, and a fold holding
+    one class only gets NaN, instead of failing the whole evaluation."""
+    from medtk.metrics.bootstrap import bootstrap_auc
+
+    if scores.ndim == 2:
+        present = np.unique(labels)
+        if len(present) < 2:
+            nan = float("nan")
+            return _Interval(estimate=nan, low=nan, high=nan, n_skipped=0)
+        if len(present) < scores.shape[1]:
+            columns = scores[:, present]
+            if len(present) == 2:  # two classes left: the binary AUC of the second
+                return bootstrap_auc(
+                    (labels == present[1]).astype(int), columns[:, 1],
+                    n_iterations=iterations, confidence=confidence, seed=seed,
+                )  # fmt: skip
+            return bootstrap_auc(
+                labels, columns, labels=present.tolist(),
+                n_iterations=iterations, confidence=confidence, seed=seed,
+            )  # fmt: skip
+    return bootstrap_auc(labels, scores, n_iterations=iterations, confidence=confidence, seed=seed)
+
+
+@dataclass(frozen=True)
+class _Interval:
+    estimate: float
+    low: float
+    high: float
+    n_skipped: int
 
 
 def evaluate_tables(
@@ -127,19 +162,28 @@ def evaluate_tables(
         summary[f"std_{key}"] = statistics.stdev(values) if len(values) > 1 else 0.0
     pooled = np.sum([fold["confusion"] for fold in folds.values()], axis=0)
     summary["confusion"] = pooled.tolist()
+    # a ROC curve needs every class among a fold's labels; folds of a small cohort may not
+    complete = {name: d for name, d in data.items() if _holds_every_class(*d)}
+    summary["roc_folds"] = list(complete)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     _write_table(out / "metrics.csv", folds, summary)
-    roc_curves(
-        out / "roc.png",
-        list(data.values()),
-        fold_names=list(data),
-        bootstrap=iterations,
-        confidence=confidence,
-        seed=seed,
-    )
+    if complete:
+        roc_curves(
+            out / "roc.png",
+            list(complete.values()),
+            fold_names=list(complete),
+            bootstrap=iterations,
+            confidence=confidence,
+            seed=seed,
+        )
     plot_confusion(out / "confusion.png", pooled, [str(i) for i in range(len(pooled))])
     return summary
+
+
+def _holds_every_class(labels: np.ndarray, scores: np.ndarray) -> bool:
+    classes = 2 if scores.ndim == 1 else scores.shape[1]
+    return len(np.unique(labels)) == classes
 
 
 def _write_table(path: Path, folds: Mapping[str, Mapping[str, Any]], summary: Mapping) -> None:

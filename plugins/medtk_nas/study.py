@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,8 @@ def is_study(source: Path) -> bool:
 
 def cell(summary: dict[str, Any]) -> str:
     """``0.873 ± 0.041`` from a run's evaluation summary."""
+    if math.isnan(summary["mean_auc"]):
+        return "–"
     return f"{summary['mean_auc']:.3f} ± {summary['std_auc']:.3f}"
 
 
@@ -106,6 +109,7 @@ def evaluate_study(config: StudyOptions, ctx: TaskContext) -> TaskResult:
             (f"{VARIANTS[variant]} · {fold}", s["auc"], s["auc_low"], s["auc_high"], target)
             for (target, variant), summary in results.items()
             for fold, s in summary["folds"].items()
+            if not math.isnan(s["auc"])
         ]
         auc_forest(
             folder / "auc_folds.png",

@@ -119,3 +119,33 @@ def test_a_trained_run_evaluates(cli, tmp_path):
     again = cli("evaluate", "shapes", str(run), plugins=CORE)
     assert again.code == 2
     assert "already exists" in again.err
+
+
+def test_a_fold_that_lacks_a_class_is_scored_over_the_classes_it_holds(tmp_path):
+    """Small cohorts leave a class out of some validation fold: that fold's one-vs-rest AUC
+    covers the classes it holds, a one-class fold is NaN, and the others still plot."""
+    import numpy as np
+
+    from medtk.engine.evaluation import evaluate_tables
+    from medtk.metrics.roc import roc_auc
+
+    rng = np.random.default_rng(0)
+
+    def table(labels):
+        scores = rng.dirichlet([1, 1, 1], len(labels))
+        rows = [
+            {"label": int(y), **{f"score_{k}": float(v) for k, v in enumerate(p)}}
+            for y, p in zip(labels, scores, strict=True)
+        ]
+        return rows, np.array(labels), scores
+
+    two, labels, scores = table([1, 2] * 5)
+    three, _, _ = table([0, 1, 2] * 4)
+    one, _, _ = table([2] * 6)
+    summary = evaluate_tables({"a": two, "b": three, "c": one}, tmp_path, iterations=50)
+    assert summary["folds"]["a"]["auc"] == pytest.approx(roc_auc(labels == 2, scores[:, 2]))
+    assert np.isnan(summary["folds"]["c"]["auc"])
+    assert summary["roc_folds"] == ["b"]
+    assert (tmp_path / "roc.png").is_file()
+    valid = [summary["folds"][k]["auc"] for k in ("a", "b")]
+    assert summary["mean_auc"] == pytest.approx(np.mean(valid))
