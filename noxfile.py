@@ -45,9 +45,20 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Install medtk and the example plugin, then run examples/quickstart.sh."""
+    """Install medtk and the example plugin, then run examples/quickstart.sh and a small
+    examples/nas_study.sh (about ten minutes on two cores; the script's defaults are the
+    full demo of docs/nas.md)."""
     session.install(".", EXAMPLE_PLUGIN)
     session.run("bash", "examples/quickstart.sh", *session.posargs, external=True)
+    small_study = {
+        "NAS_PATIENTS": "15",
+        "NAS_SLIDE_SIZE": "2048",
+        "NAS_LIVER_SIZE": "64",
+        "NAS_LIVER_EPOCHS": "2",
+        "NAS_SIZE": "64",
+        "NAS_EPOCHS": "5",
+    }
+    session.run("bash", "examples/nas_study.sh", external=True, env=small_study)
 
 
 @nox.session
