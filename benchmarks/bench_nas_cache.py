@@ -110,9 +110,10 @@ def build_bags(folder: Path, patients: int, slices: int, patches: int, size: int
     return bags
 
 
-def build_cache(bags: Path) -> tuple[float, float, Path]:
-    """Wall and CPU seconds to build the frozen-feature cache the way ``medtk train nas`` does (same
-    options, so the same key), and its folder."""
+def build_cache(bags: Path, train_blocks: int) -> tuple[float, float, list[Path]]:
+    """Wall and CPU seconds to build the frozen-feature cache the way ``medtk train nas``
+    does (same options, so the same keys: the cohort's batch-norm statistics, then the
+    features of each modality), and its folders."""
     from medtk_nas.bags import BagStore
     from medtk_nas.options import NasOptions
     from medtk_nas.training import feature_source, trunk_and_blocks
@@ -120,22 +121,28 @@ def build_cache(bags: Path) -> tuple[float, float, Path]:
 
     from medtk.tasks import TaskContext
 
-    config = NasOptions(bags=bags, fusion="mid", train_blocks=1, folds=0, device="cpu")
+    config = NasOptions(bags=bags, fusion="mid", train_blocks=train_blocks, folds=0, device="cpu")
     ctx = TaskContext(registries=None, console=Console(stderr=True), verb="train", task="nas")  # type: ignore[arg-type]
     store = BagStore.open(bags)
-    trunk, _ = trunk_and_blocks(config, ("ct", "he"))
     start, cpu = time.perf_counter(), time.process_time()
-    feature_source(config, ctx, store, trunk)
+    trunks, _ = trunk_and_blocks(config, store, ("ct", "he"))
+    feature_source(config, ctx, store, trunks)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    (cache,) = (bags / "features").iterdir()
-    return seconds, cpu, cache
+    return seconds, cpu, caches(bags)
 
 
-def train(bags: Path, run: Path, epochs: int, cache: bool) -> tuple[list[float], float, float]:
+def caches(bags: Path) -> list[Path]:
+    """The feature caches in the bags store (one per modality)."""
+    return [p for p in (bags / "features").iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def train(
+    bags: Path, run: Path, epochs: int, cache: bool, train_blocks: int
+) -> tuple[list[float], float, float]:
     """One ``medtk train nas`` run: its epochs' seconds, and the whole call's wall and CPU
     seconds (CPU time says what the work took when other processes share the cores)."""
     args = ["train", "nas", str(bags), "-o", str(run), "--fusion", "mid",
-            "--train-blocks", "1", "--epochs", str(epochs), "--folds", "0",
+            "--train-blocks", str(train_blocks), "--epochs", str(epochs), "--folds", "0",
             "--device", "cpu", "--cache" if cache else "--no-cache"]  # fmt: skip
     start, cpu = time.perf_counter(), time.process_time()
     code = medtk(args)
@@ -158,6 +165,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224, help="instance size in pixels")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each arm, alternating")
+    parser.add_argument(
+        "--train-blocks", type=int, default=1, help="trainable stages (1: the method's; 0: none)"
+    )
     args, _ = parser.parse_known_args()
     torch.set_num_threads(1)
     from medtk_nas.bags import BagStore
@@ -171,21 +181,23 @@ def main() -> None:
         ct = [store.counts[p.id]["ct"] for p in store.patients]
         he = [store.counts[p.id]["he"] for p in store.patients]
         bags_mib = mib(bags)
-        build_s, build_cpu, cache = build_cache(bags)
-        cache_mib = mib(cache)
+        build_s, build_cpu, built = build_cache(bags, args.train_blocks)
+        cache_mib = sum(mib(cache) for cache in built)
         # untimed: the first run in a process pays one-off imports (plots, TensorBoard)
-        train(bags, folder / "warm-up", 1, cache=True)
+        train(bags, folder / "warm-up", 1, True, args.train_blocks)
 
         epochs: dict[str, list[float]] = {"cache": [], "no-cache": []}
         walls: dict[str, list[float]] = {"cache": [], "no-cache": []}
         cpus: dict[str, list[float]] = {"cache": [], "no-cache": []}
         for r in range(args.rounds):
             for arm in ("cache", "no-cache"):
-                seconds, wall, cpu = train(bags, folder / f"{arm}-{r}", args.epochs, arm == "cache")
+                seconds, wall, cpu = train(
+                    bags, folder / f"{arm}-{r}", args.epochs, arm == "cache", args.train_blocks
+                )
                 epochs[arm] += seconds
                 walls[arm].append(wall)
                 cpus[arm].append(cpu)
-                if len(list((bags / "features").iterdir())) != 1:
+                if len(caches(bags)) != len(built):
                     raise SystemExit("a run built a second feature cache: the keys differ")
     print({k: [round(t, 2) for t in v] for k, v in epochs.items()}, file=sys.stderr)
     print({k: [round(t, 2) for t in v] for k, v in walls.items()}, file=sys.stderr)
@@ -198,7 +210,8 @@ def main() -> None:
     print(
         f"{len(ct)} patients, {sum(ct)} CT slices ({min(ct)}–{max(ct)} each) and {sum(he)} "
         f"H&E patches ({min(he)}–{max(he)} each) at {store.size} px; --fusion mid "
-        f"--train-blocks 1 --folds 0, batch 4 patients, {args.epochs} epochs × {args.rounds} "
+        f"--train-blocks {args.train_blocks} --folds 0, batch 4 patients, {args.epochs} "
+        f"epochs × {args.rounds} "
         f"runs per arm, alternating, {torch.get_num_threads()} torch thread, CPU\n"
     )
     print(f"| features | s per epoch (median) | ÷ cached | run of {args.epochs} epochs: wall s | "

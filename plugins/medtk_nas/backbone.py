@@ -10,6 +10,7 @@ before it never changes, so its output per instance can be computed once and cac
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -106,3 +107,36 @@ def fingerprint(trunk: nn.Module, size: int) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def adapt_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Set every batch norm's running statistics to those of ``batches`` (AdaBN: Li et al.,
+    "Revisiting batch normalization for practical domain adaptation", 2016).
+
+    A randomly initialised ResNet's batch norms hold mean 0 and variance 1, so its frozen
+    activations drift in scale from stage to stage and its pooled features barely tell
+    instances apart. Statistics measured on the cohort's own instances (no labels) make
+    every stage see normalised inputs, as in a trained network. The weights are untouched.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over all batches
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        for batch in batches:
+            model(batch)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
+def batchnorm_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The running statistics of ``model``'s batch norms (what ``adapt_batchnorm`` sets)."""
+    return {
+        name: tensor
+        for name, tensor in model.state_dict().items()
+        if name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    }

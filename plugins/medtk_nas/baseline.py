@@ -50,9 +50,9 @@ def patch_setup(config: PatchBaselineOptions, ctx: TaskContext, fold: int | None
     labels = np.array([merge(p.scores[config.target]) for p in bags.patients])
     held = held_out_patients(bags, labels, config, fold)
     ids = [p.id for p in bags.patients]
-    trunk, blocks = trunk_and_blocks(config, ("he",))
-    features = feature_source(config, ctx, bags, trunk)
-    model = PatchClassifier(blocks["he"], merge.classes, config.dropout)
+    trunks, blocks = trunk_and_blocks(config, bags, ("he",))
+    features = feature_source(config, ctx, bags, trunks)
+    model = PatchClassifier(blocks["he"], merge.classes, config.dropout, config.feature_norm)
     pairs = [(i, j) for i in np.flatnonzero(~held) for j in range(bags.counts[ids[i]]["he"])]
     index = torch.tensor(pairs, dtype=torch.long)
     train_set = TensorDataset(index, torch.from_numpy(labels[index[:, 0].numpy()]).long())

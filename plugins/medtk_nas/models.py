@@ -35,11 +35,35 @@ POOLED = 128
 Bag = Mapping[str, torch.Tensor]
 
 
-class InstanceClassifier(nn.Sequential):
-    """``fc 512 → fc 128`` with ReLU (and dropout between), applied to every instance."""
+class FeatureNorm(nn.BatchNorm1d):
+    """Batch norm over instance features that also takes a batch of one (or none): such a
+    batch has no statistics of its own, so it is normalised with the running ones."""
 
-    def __init__(self, features: int = 512, dropout: float = 0.0) -> None:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] < 2:
+            return nn.functional.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(x)
+
+
+def feature_norm(features: int, enabled: bool) -> nn.Module:
+    """Batch norm over instance features, or nothing (the source's classifier exactly).
+
+    Frozen features of a randomly initialised ResNet differ between instances by a few
+    per cent of their size; normalising each dimension lets the classifier see those
+    differences at a learning rate that suits the rest of the network.
+    """
+    return FeatureNorm(features) if enabled else nn.Identity()
+
+
+class InstanceClassifier(nn.Sequential):
+    """``fc 512 → fc 128`` with ReLU (and dropout between), applied to every instance,
+    after an optional batch norm of the feature (``norm``)."""
+
+    def __init__(self, features: int = 512, dropout: float = 0.0, norm: bool = False) -> None:
         super().__init__(
+            feature_norm(features, norm),
             nn.Linear(features, 512),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
@@ -70,6 +94,7 @@ class NasNet(nn.Module):
     :param fusion: ``ct``, ``he``, ``mid`` or ``late``.
     :param loss: ``single`` or ``multi`` (per-modality heads beside the joint one).
     :param classes: number of classes of the target.
+    :param norm: batch-normalise instance features before the classifier.
     """
 
     def __init__(
@@ -80,6 +105,7 @@ class NasNet(nn.Module):
         loss: str,
         classes: int,
         dropout: float = 0.0,
+        norm: bool = False,
     ) -> None:
         super().__init__()
         self.modalities = check_variant(fusion, loss)
@@ -87,10 +113,10 @@ class NasNet(nn.Module):
         self.blocks = nn.ModuleDict({m: blocks[m] for m in self.modalities})
         if fusion == "late":
             self.classifiers = nn.ModuleDict(
-                {m: InstanceClassifier(dropout=dropout) for m in self.modalities}
+                {m: InstanceClassifier(dropout=dropout, norm=norm) for m in self.modalities}
             )
         else:
-            self.classifier = InstanceClassifier(dropout=dropout)
+            self.classifier = InstanceClassifier(dropout=dropout, norm=norm)
         width = POOLED * (len(self.modalities) if fusion == "late" else 1)
         self.joint = nn.Linear(width, classes)
         self.heads = nn.ModuleDict(
@@ -140,10 +166,12 @@ def bag_loss(outputs: Mapping[str, torch.Tensor], labels: torch.Tensor) -> torch
 class PatchClassifier(nn.Module):
     """The patch-level baseline: the trainable ResNet stage(s) and a linear head per patch."""
 
-    def __init__(self, block: nn.Module, classes: int, dropout: float) -> None:
+    def __init__(self, block: nn.Module, classes: int, dropout: float, norm: bool = False) -> None:
         super().__init__()
         self.block = block
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(512, classes))
+        self.head = nn.Sequential(
+            feature_norm(512, norm), nn.Dropout(dropout), nn.Linear(512, classes)
+        )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.block(features).float())

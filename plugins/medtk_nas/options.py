@@ -49,10 +49,18 @@ class NasOptions(TrainOptions):
     )
     pretrained: bool = option(False, "ImageNet weights from timm (needs the network)")
     weights: Path | None = option(None, "ImageNet ResNet-18 weights from a local file")
+    bn_stats: Literal["auto", "cohort", "weights"] = option(
+        "auto",
+        "batch-norm statistics of the ResNet: the cohort's own instances per modality (AdaBN), "
+        "or the weights' (auto: cohort for random weights, the weights' for ImageNet ones)",
+    )
     train_blocks: int = option(1, "trainable ResNet stages from the end (1: layer4)", ge=0, le=4)
     cache: bool = option(True, "cache the frozen trunk's features in the bags store (fp16)")
     max_instances: int = option(
         0, "train on at most this many instances per patient and modality per step (0: all)", ge=0
+    )
+    feature_norm: bool = option(
+        True, "batch-normalise instance features before the classifier (off: the source's)"
     )
     dropout: float = option(0.25, "dropout inside the instance classifier", ge=0, lt=1)
     epochs: int = option(30, "passes over the training patients", gt=0)

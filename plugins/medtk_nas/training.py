@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from medtk.errors import BadInputError
-from medtk_nas.bags import MODALITIES, BagStore
+from medtk_nas.bags import BagStore
 from medtk_nas.models import NasNet, bag_loss, check_variant
 from medtk_nas.targets import merge_for
 
@@ -45,41 +45,109 @@ def held_out_patients(bags: BagStore, labels: np.ndarray, config: NasOptions, fo
     return held
 
 
-def trunk_and_blocks(config: NasOptions, modalities: tuple[str, ...]):
-    """The frozen trunk and one trainable block per modality (same starting weights)."""
+def uses_cohort_statistics(config: NasOptions) -> bool:
+    """``--bn-stats auto``: the cohort's statistics for random weights, else the weights'."""
+    if config.bn_stats == "auto":
+        return not (config.pretrained or config.weights)
+    return config.bn_stats == "cohort"
+
+
+def trunk_and_blocks(config: NasOptions, bags: BagStore, modalities: tuple[str, ...]):
+    """Per modality, the frozen trunk and the trainable block (same starting weights).
+
+    With cohort statistics (``--bn-stats``) each modality's copy of the backbone gets the
+    batch-norm statistics of that modality's instances; otherwise the copies are equal.
+    """
     from medtk_nas.backbone import resnet18, split
 
     backbone = resnet18(pretrained=config.pretrained, weights=config.weights, seed=config.seed)
-    trunk, block = split(backbone, config.train_blocks)
-    for parameter in trunk.parameters():
-        parameter.requires_grad_(False)
-    return trunk.eval(), {m: copy.deepcopy(block) for m in modalities}
+    trunks, blocks = {}, {}
+    for modality in modalities:
+        model = copy.deepcopy(backbone)
+        if uses_cohort_statistics(config):
+            cohort_statistics(model, bags, modality, config.device)
+        trunk, blocks[modality] = split(model, config.train_blocks)
+        for parameter in trunk.parameters():
+            parameter.requires_grad_(False)
+        trunks[modality] = trunk.eval()
+    return trunks, blocks
 
 
-def feature_source(config: NasOptions, ctx: TaskContext, bags: BagStore, trunk) -> Features:
-    """``(patient, modality) → trunk features``: from the cache, or recomputed each call."""
+#: Instances per modality the batch-norm statistics are measured on (seeded draw).
+STATISTICS_INSTANCES = 512
+
+
+def cohort_statistics(backbone: torch.nn.Module, bags: BagStore, modality: str, device) -> None:
+    """Give ``backbone`` the batch-norm statistics of up to 512 of the bags' ``modality``
+    instances (all patients, no labels), kept beside the feature cache for later runs."""
+    from safetensors.torch import load_file, save_file
+
+    from medtk.engine.device import resolve_device
+    from medtk_nas.backbone import Normalise, adapt_batchnorm, batchnorm_state, fingerprint
+    from medtk_nas.cache import FEATURES_GROUP
+
+    key = fingerprint(backbone, bags.size)
+    path = bags.path / FEATURES_GROUP / f"batchnorm-{key}-{modality}.safetensors"
+    if path.is_file():
+        backbone.load_state_dict(load_file(str(path)), strict=False)
+        return
+    counts = [(p.id, bags.counts[p.id].get(modality, 0)) for p in bags.patients]
+    where = [(patient, j) for patient, n in counts for j in range(n)]
+    if not where:
+        return
+    rng = np.random.default_rng(0)
+    chosen = sorted(rng.permutation(len(where))[:STATISTICS_INSTANCES].tolist())
+    by_patient: dict[str, list[int]] = {}
+    for i in chosen:
+        by_patient.setdefault(where[i][0], []).append(where[i][1])
+    images = np.concatenate(
+        [bags.instances(patient, modality)[rows] for patient, rows in by_patient.items()]
+    )
+    images = images[np.random.default_rng(1).permutation(len(images))]  # mixed batches
+    device = resolve_device(device)
+    backbone.to(device)
+    normalise = Normalise().to(device)
+    batches = (
+        normalise(torch.from_numpy(images[i : i + 64]).to(device))
+        for i in range(0, len(images), 64)
+    )
+    adapt_batchnorm(backbone, batches)
+    backbone.cpu()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    save_file({k: v.contiguous() for k, v in batchnorm_state(backbone).items()}, str(partial))
+    partial.replace(path)
+
+
+def feature_source(config: NasOptions, ctx: TaskContext, bags: BagStore, trunks) -> Features:
+    """``(patient, modality) → trunk features``: from the cache, or recomputed each call.
+
+    :param trunks: the frozen trunk of each modality (``trunk_and_blocks``).
+    """
     from medtk.engine.device import resolve_device
     from medtk_nas.backbone import fingerprint
     from medtk_nas.cache import feature_cache, read_features, trunk_features
 
     device = resolve_device(config.device)
     if not config.cache:
-        trunk = trunk.to(device)
+        trunks = {m: trunk.to(device) for m, trunk in trunks.items()}
         return lambda patient, modality: torch.from_numpy(
-            trunk_features(trunk, bags.instances(patient, modality), device)
+            trunk_features(trunks[modality], bags.instances(patient, modality), device)
         )
-    present = tuple(m for m in MODALITIES if any(m in c for c in bags.counts.values()))
-    items = [item for item in bags.items(present) if item[1] in bags.counts[item[0]]]
-    key = fingerprint(trunk, bags.size)
-    with ctx.progress(transient=True) as progress:
-        cache = feature_cache(
-            bags.path, key, trunk, items, device, progress=progress, total=len(items)
-        )
+    caches = {}
+    for modality, trunk in trunks.items():
+        items = [item for item in bags.items((modality,)) if modality in bags.counts[item[0]]]
+        key = fingerprint(trunk, bags.size)
+        with ctx.progress(transient=True) as progress:
+            caches[modality] = feature_cache(
+                bags.path, key, trunk, items, device, progress=progress, total=len(items)
+            )
     memory: dict[tuple[str, str], torch.Tensor] = {}
 
     def cached(patient: str, modality: str) -> torch.Tensor:
         if (patient, modality) not in memory:
-            memory[patient, modality] = torch.from_numpy(read_features(cache, patient, modality))
+            features = read_features(caches[modality], patient, modality)
+            memory[patient, modality] = torch.from_numpy(features)
         return memory[patient, modality]
 
     return cached
@@ -140,11 +208,11 @@ def nas_setup(config: NasOptions, ctx: TaskContext, fold: int | None) -> TrainSe
     labels = np.array([merge(p.scores[config.target]) for p in bags.patients])
     held = held_out_patients(bags, labels, config, fold)
     ids = [p.id for p in bags.patients]
-    trunk, blocks = trunk_and_blocks(config, modalities)
-    features = feature_source(config, ctx, bags, trunk)
+    trunks, blocks = trunk_and_blocks(config, bags, modalities)
+    features = feature_source(config, ctx, bags, trunks)
     model = NasNet(
         blocks, fusion=config.fusion, loss=config.loss, classes=merge.classes,
-        dropout=config.dropout,
+        dropout=config.dropout, norm=config.feature_norm,
     )  # fmt: skip
     train_index = np.flatnonzero(~held)
     val_index = np.flatnonzero(held)

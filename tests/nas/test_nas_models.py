@@ -316,6 +316,7 @@ def test_the_study_table_gathers_runs_by_target_and_variant(cli, bags, tmp_path)
         (["--target", "grade"], "--target"),
         (["--merge", "0|1-9|3"], "groups overlap"),
         (["--folds", "3"], "the bags hold 2 folds"),
+        (["--bn-stats", "imagenet"], "--bn-stats"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(cli, bags, tmp_path, args, message):
@@ -343,3 +344,57 @@ def test_bags_store_layout_is_plain_zarr(bags):
     info = dict(group.attrs)["medtk"]["nas_bags"]
     assert info["ct"] == {"hu": [-200.0, 250.0], "min_mean": 5.0}
     assert info["he"]["magnification"] == 5.0
+
+
+# ---------------------------------------------------------------- batch-norm statistics
+
+
+def test_adapted_batchnorm_holds_the_statistics_of_the_instances():
+    from medtk_nas.backbone import adapt_batchnorm, resnet18
+
+    model = resnet18(seed=0).eval()
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k}
+    images = torch.rand(12, 3, 32, 32) * 3 + 1
+    adapt_batchnorm(model, images.split(4))  # the average of three batches of four
+    with torch.no_grad():
+        first = model.conv1(images)
+    torch.testing.assert_close(model.bn1.running_mean, first.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert model.bn1.momentum == 0.1 and not model.training
+    changed = [k for k, v in model.state_dict().items() if k in weights and not v.equal(weights[k])]
+    assert changed == [] or all("num_batches" in k for k in changed)
+    # a random network's pooled features then spread over instances far more than before
+    with torch.no_grad():
+        adapted = model(images).std(0).mean() / model(images).abs().mean()
+        fresh = resnet18(seed=0).eval()
+        raw = fresh(images).std(0).mean() / fresh(images).abs().mean()
+    assert adapted > 2 * raw
+
+
+def test_each_modality_gets_its_own_statistics_once(bags):
+    from medtk_nas.bags import BagStore
+    from medtk_nas.options import NasOptions
+    from medtk_nas.training import trunk_and_blocks
+
+    store = BagStore.open(bags)
+    config = NasOptions(bags=bags, train_blocks=1, device="cpu")
+    trunks, blocks = trunk_and_blocks(config, store, ("ct", "he"))
+    ct_mean = trunks["ct"][2].running_mean  # the stem's batch norm, after Normalise and conv1
+    assert not torch.equal(ct_mean, trunks["he"][2].running_mean)
+    assert not torch.equal(ct_mean, torch.zeros_like(ct_mean))
+    saved = sorted(p.name for p in (bags / "features").glob("batchnorm-*.safetensors"))
+    assert [name.rsplit("-", 1)[1] for name in saved] == ["ct.safetensors", "he.safetensors"]
+    again, _ = trunk_and_blocks(config, store, ("ct",))  # read back, not measured again
+    torch.testing.assert_close(again["ct"].state_dict(), trunks["ct"].state_dict())
+    # ImageNet-style weights keep their own statistics unless asked
+    kept = NasOptions(bags=bags, train_blocks=1, device="cpu", bn_stats="weights")
+    plain, _ = trunk_and_blocks(kept, store, ("ct",))
+    assert torch.equal(plain["ct"][2].running_mean, torch.zeros(64))
+
+
+def test_feature_norm_takes_a_single_instance_in_training():
+    from medtk_nas.models import InstanceClassifier
+
+    classifier = InstanceClassifier(norm=True).train()
+    assert classifier(torch.randn(1, 512)).shape == (1, 128)
+    assert classifier(torch.randn(0, 512)).shape == (0, 128)
+    assert classifier(torch.randn(6, 512)).shape == (6, 128)
