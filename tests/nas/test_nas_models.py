@@ -381,6 +381,8 @@ def test_each_modality_gets_its_own_statistics_once(bags):
     ct_mean = trunks["ct"][2].running_mean  # the stem's batch norm, after Normalise and conv1
     assert not torch.equal(ct_mean, trunks["he"][2].running_mean)
     assert not torch.equal(ct_mean, torch.zeros_like(ct_mean))
+    # the trainable stage starts from its modality's statistics too
+    assert not torch.equal(blocks["ct"][0][0].bn1.running_mean, blocks["he"][0][0].bn1.running_mean)
     saved = sorted(p.name for p in (bags / "features").glob("batchnorm-*.safetensors"))
     assert [name.rsplit("-", 1)[1] for name in saved] == ["ct.safetensors", "he.safetensors"]
     again, _ = trunk_and_blocks(config, store, ("ct",))  # read back, not measured again
