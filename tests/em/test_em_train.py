@@ -410,3 +410,20 @@ def test_a_unet_learns_the_em_phantom(tmp_path, cli):
         share = classes[name]["percent"] / 100
         chance = 2 * share / (1 + share)
         assert classes[name]["f1"] > chance + 0.1, (name, classes[name])
+
+
+def test_predict_runs_on_the_real_cryo_et_tomogram(multiclass_run, tmp_path):
+    """The real tomogram (float32, 101 × 135², not a multiple of the tile) goes through
+    ingest and blockwise prediction; every voxel gets probabilities and a label."""
+    from conftest import sample_file
+
+    tomogram = sample_file("em", "tomo.tif")
+    store = tmp_path / "tomo.zarr"
+    medtk("preprocess", "ingest", tomogram, "-o", store)
+    out = tmp_path / "tomo.em.zarr"
+    medtk("predict", "em", store, "-r", multiclass_run, "-o", out)
+    probabilities, labels = predicted(out)
+    assert probabilities.shape == (3, 101, 135, 135)
+    assert np.isfinite(probabilities).all()
+    assert probabilities.min() >= 0.0 and probabilities.max() <= 1.0
+    np.testing.assert_array_equal(labels, np.argmax(probabilities, axis=0))
