@@ -6,18 +6,19 @@
 # Needs medtk installed (`nox -s demo` runs it with smaller sizes).
 # Usage: examples/nas_study.sh [OUTPUT_DIR]
 #
-# Sizes come from the environment; the defaults run in about half an hour on two CPU cores:
-#   NAS_PATIENTS=30       patients of the synthetic cohort
+# Sizes come from the environment; the defaults ran in 19 minutes on two busy CPU cores:
+#   NAS_PATIENTS=60       patients of the synthetic cohort
 #   NAS_SLIDE_SIZE=4096   slide width and height at 20× (4096: ~7–15 tissue patches at 5×)
-#   NAS_LIVER_SIZE=96     liver U-Net input size, and NAS_LIVER_EPOCHS=6 its epochs
-#   NAS_SIZE=112          instance size: CT slices and H&E patches are resized to it
-#   NAS_EPOCHS=20         epochs of every nas run (NAS_FOLDS=3 folds each)
-#   NAS_LR=0.01           learning rate of every nas run
+#   NAS_LIVER_SIZE=96     liver U-Net input size, and NAS_LIVER_EPOCHS=3 its epochs
+#   NAS_SIZE=224          instance size (the method's): slices and patches are resized to it
+#   NAS_EPOCHS=30         epochs of every nas run (NAS_FOLDS=3 folds each), as the method
+#   NAS_LR=0.001          learning rate of every nas run (the method: 1e-4, for ImageNet
+#                         weights; the demo's random ones need a larger step)
 #   NAS_TRAIN_BLOCKS=0    trainable ResNet-18 stages. 0 freezes the whole ResNet: its
 #                         features are computed once, cached and shared by all 28 runs,
 #                         so each run trains only the small fusion network (fast). The
 #                         method trains the last stage: 1, the default of 'medtk train nas'
-#                         (about a hundred times slower on a CPU).
+#                         (many times slower on a CPU: minutes per run, not seconds).
 #   NAS_MAX_INSTANCES=0   instances per patient and modality per training step (0: all)
 #   NAS_MAX_PATCHES=0     H&E patches kept per slide (0: all)
 #   NAS_LOBULAR=0-1|2-3   lobular inflammation classes. The method's 0|1|2-3 needs every
@@ -25,13 +26,13 @@
 set -euo pipefail
 
 out=${1:-examples/output/nas-study}
-patients=${NAS_PATIENTS:-30}
+patients=${NAS_PATIENTS:-60}
 slide_size=${NAS_SLIDE_SIZE:-4096}
 liver_size=${NAS_LIVER_SIZE:-96}
-liver_epochs=${NAS_LIVER_EPOCHS:-6}
-size=${NAS_SIZE:-112}
-epochs=${NAS_EPOCHS:-20}
-lr=${NAS_LR:-0.01}
+liver_epochs=${NAS_LIVER_EPOCHS:-3}
+size=${NAS_SIZE:-224}
+epochs=${NAS_EPOCHS:-30}
+lr=${NAS_LR:-0.001}
 folds=${NAS_FOLDS:-3}
 train_blocks=${NAS_TRAIN_BLOCKS:-0}
 max_instances=${NAS_MAX_INSTANCES:-0}
@@ -114,7 +115,7 @@ tail -1 logs/bags.log >&2
 
 echo "== 7. the study: 6 variants and the patch baseline for 4 targets, $folds folds each" >&2
 options=(--train-blocks "$train_blocks" --max-instances "$max_instances" --epochs "$epochs"
-  --lr "$lr" --weight-decay 0 --folds "$folds")
+  --lr "$lr" --folds "$folds")
 # one cross-validated run into study/TARGET/VARIANT, its log into logs/; one line per run
 study_run() {
   local name=$1
