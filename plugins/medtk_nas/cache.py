@@ -4,8 +4,8 @@ The trunk (``backbone.split``) never trains, so its output for an instance is th
 every epoch, every fold, and every fusion and loss variant built on the same weights and
 instance size. It is computed once, stored as float16 beside the bags
 (``bags.zarr/features/<key>/<patient>/<modality>``, ``key`` = hash of the trunk's weights
-and the size), and read back by every later run. The group is written aside and renamed,
-so a half-computed cache is never read.
+and the size, and the modality), and read back by every later run. The group is written
+aside and renamed, so a half-computed cache is never read.
 """
 
 from __future__ import annotations

@@ -77,7 +77,9 @@ def trunk_and_blocks(config: NasOptions, bags: BagStore, modalities: tuple[str, 
 STATISTICS_INSTANCES = 512
 
 
-def cohort_statistics(backbone: torch.nn.Module, bags: BagStore, modality: str, device) -> None:
+def cohort_statistics(
+    backbone: torch.nn.Module, bags: BagStore, modality: str, device: str
+) -> None:
     """Give ``backbone`` the batch-norm statistics of up to 512 of the bags' ``modality``
     instances (all patients, no labels), kept beside the feature cache for later runs."""
     from safetensors.torch import load_file, save_file
@@ -137,7 +139,8 @@ def feature_source(config: NasOptions, ctx: TaskContext, bags: BagStore, trunks)
     caches = {}
     for modality, trunk in trunks.items():
         items = [item for item in bags.items((modality,)) if modality in bags.counts[item[0]]]
-        key = fingerprint(trunk, bags.size)
+        # one cache per modality: equal trunks (the weights' own statistics) share no key
+        key = f"{fingerprint(trunk, bags.size)}-{modality}"
         with ctx.progress(transient=True) as progress:
             caches[modality] = feature_cache(
                 bags.path, key, trunk, items, device, progress=progress, total=len(items)

@@ -400,3 +400,23 @@ def test_feature_norm_takes_a_single_instance_in_training():
     assert classifier(torch.randn(1, 512)).shape == (1, 128)
     assert classifier(torch.randn(0, 512)).shape == (0, 128)
     assert classifier(torch.randn(6, 512)).shape == (6, 128)
+
+
+def test_modalities_with_equal_trunks_each_get_their_features(bags):
+    """With the weights' own statistics both modalities' trunks are equal; each modality
+    still gets (and reads back) its own cached features."""
+    from medtk_nas.bags import BagStore
+    from medtk_nas.options import NasOptions
+    from medtk_nas.training import feature_source, trunk_and_blocks
+    from rich.console import Console
+
+    from medtk.tasks import TaskContext
+
+    store = BagStore.open(bags)
+    config = NasOptions(bags=bags, train_blocks=1, device="cpu", bn_stats="weights")
+    ctx = TaskContext(registries=None, console=Console(stderr=True), verb="train", task="nas")
+    trunks, _ = trunk_and_blocks(config, store, ("ct", "he"))
+    features = feature_source(config, ctx, store, trunks)
+    patient = store.patients[0].id
+    for modality in ("ct", "he"):
+        assert len(features(patient, modality)) == store.counts[patient][modality]
